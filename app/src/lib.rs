@@ -1,0 +1,64 @@
+//! The Tabibu application: the HTML shell, the routes, every page, and the types and server
+//! functions both halves share.
+//!
+//! This crate compiles twice: with `ssr` into the server (which renders pages and runs server
+//! functions) and with `hydrate` into the browser's WASM (which makes the rendered pages
+//! interactive). Anything that touches the database, secrets or the network lives behind
+//! `#[cfg(feature = "ssr")]` (mostly in [`platform`]) and never reaches the browser.
+
+pub mod error;
+pub mod i18n;
+pub mod landing;
+pub mod layout;
+pub mod not_found;
+#[cfg(feature = "ssr")]
+pub mod platform;
+pub mod public_config;
+
+use i18n::provide_locale;
+use leptos::prelude::*;
+use leptos_meta::{Html, MetaTags, Stylesheet, provide_meta_context};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+/// The HTML document around the app; rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let config = public_config::use_public_config();
+    view! {
+        <!DOCTYPE html>
+        <html>
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <public_config::PublicConfigMeta config />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The application: routes and the providers every page relies on.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let locale = provide_locale();
+    view! {
+        <Html {..} lang=move || locale.get().code() dir="ltr" />
+        <Stylesheet id="tabibu" href="/pkg/tabibu.css" />
+        <Router>
+            <layout::Layout>
+                <Routes fallback=not_found::NotFoundPage>
+                    <Route path=path!("/") view=landing::LandingPage />
+                </Routes>
+            </layout::Layout>
+        </Router>
+    }
+}

@@ -1,0 +1,53 @@
+//! Turning an internal failure into the safe [`AppError`] a client sees.
+//!
+//! The cause goes to the log with the request id; the client gets only that id. Callers must
+//! pass errors whose `Display` holds no personal data (our error enums are written that way:
+//! they name operations and ids, never values).
+
+use crate::error::AppError;
+use leptos::prelude::use_context;
+
+/// Logs `cause` with the current request id and returns the client's 500 error.
+pub fn internal_error(operation: &'static str, cause: &dyn std::error::Error) -> AppError {
+    let request_id = current_request_id();
+    tracing::error!(
+        request_id = request_id.as_deref().unwrap_or("-"),
+        operation,
+        cause = %ErrorChain(cause),
+        "request failed"
+    );
+    reject(AppError::Internal { request_id })
+}
+
+/// The `x-request-id` of the request being handled, if any.
+pub fn current_request_id() -> Option<String> {
+    let parts = use_context::<http::request::Parts>()?;
+    let id = parts.headers.get("x-request-id")?.to_str().ok()?;
+    Some(id.to_owned())
+}
+
+/// Prints an error and its sources, separated by `: `.
+pub struct ErrorChain<'a>(pub &'a dyn std::error::Error);
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
+    }
+}
+
+/// Marks the response of the current server function with `err`'s status and returns `err`.
+/// Use it for every refusal, so that 401/403/404/422/429 reach the client as such.
+pub fn reject(err: AppError) -> AppError {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(status) = http::StatusCode::from_u16(err.status_code())
+    {
+        response.set_status(status);
+    }
+    err
+}

@@ -1,0 +1,57 @@
+# Shared by run.sh and test.sh: installs what the build needs when it is missing, at pinned
+# versions, and does nothing when it is already there. Sourced, not run.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# Runs apt-get install for the Debian packages that are missing (as root, or through sudo).
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  step "installing Debian packages: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# The Rust toolchain and the WASM target named in rust-toolchain.toml.
+ensure_rust() {
+  if ! command -v cargo >/dev/null; then
+    echo "cargo not found: install Rust with rustup first (https://rustup.rs)" >&2
+    exit 1
+  fi
+  rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install
+  rustup target list --installed | grep -qx wasm32-unknown-unknown \
+    || rustup target add wasm32-unknown-unknown
+}
+
+# wasm-bindgen-cli at exactly the version of the wasm-bindgen crate in Cargo.lock: the two
+# must match or the generated glue does not fit the WASM.
+ensure_wasm_bindgen() {
+  local want have=""
+  want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
+  command -v wasm-bindgen >/dev/null && have="$(wasm-bindgen --version | awk '{print $2}')"
+  if [ "$have" != "$want" ]; then
+    step "installing wasm-bindgen-cli $want (once; several minutes)"
+    # Not --locked: its own lockfile names a crate version the registry no longer serves.
+    cargo install wasm-bindgen-cli --version "$want" --force
+  fi
+}
+
+# wasm-opt from the npm package binaryen (Debian's older binaryen breaks hydration).
+ensure_wasm_opt() {
+  if [ ! -x "$ROOT/deploy/dev/node_modules/.bin/wasm-opt" ]; then
+    step "installing binaryen (wasm-opt) from npm"
+    (cd "$ROOT/deploy/dev" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  export PATH="$ROOT/deploy/dev/node_modules/.bin:$PATH"
+}

@@ -1,0 +1,14 @@
+//! The Tabibu server: the axum router around the Leptos app, its middleware, the operational
+//! endpoints, start-up and graceful shutdown. `main.rs` only parses the command line.
+//!
+//! [`router`] builds the whole HTTP surface from an [`AppState`], so integration tests drive
+//! exactly what production serves (see `tests/support`).
+
+pub mod cli;
+pub mod health;
+pub mod middleware;
+pub mod startup;
+pub mod telemetry;
+
+pub use startup::{StartupError, build_state, router, serve};
+pub use tabibu_app::platform::AppState;

@@ -1,0 +1,42 @@
+//! `tabibu`: parses the command line, reads the configuration, and hands over to
+//! [`tabibu_server::cli`].
+#![allow(clippy::print_stderr)]
+
+use clap::Parser;
+use std::process::ExitCode;
+use tabibu_app::platform::Config;
+use tabibu_server::cli::{Cli, Command};
+use tabibu_server::telemetry;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(err) = dotenvy::dotenv()
+        && !err.not_found()
+    {
+        // The parser's message can quote a line of the file, which may hold a secret.
+        eprintln!("tabibu: the .env file could not be read; check its syntax");
+        return ExitCode::from(2);
+    }
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("tabibu: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("tabibu: could not start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(tabibu_server::cli::run(
+        cli.command.unwrap_or(Command::Serve),
+        config,
+    ))
+}

@@ -1,0 +1,55 @@
+//! One span per request: method, matched route (never the raw path or query string, which can
+//! carry personal data), status, latency and request id. No bodies, no headers.
+
+use super::request_id::RequestId;
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use std::time::Instant;
+use tracing::Instrument;
+
+pub async fn trace_request(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| route_family(request.uri().path()).to_owned());
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        route = %route,
+        request_id = %request_id,
+        status = tracing::field::Empty,
+        latency_ms = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let response = next.run(request).instrument(span.clone()).await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let status = response.status().as_u16();
+    span.record("status", status);
+    span.record("latency_ms", latency_ms);
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::error!("request failed");
+        } else {
+            tracing::info!("request finished");
+        }
+    });
+    response
+}
+
+/// For requests no route matched (static files, 404s): a coarse label instead of the path.
+fn route_family(path: &str) -> &'static str {
+    if path.starts_with("/pkg/") {
+        "/pkg/*"
+    } else if path.starts_with("/api/") {
+        "/api/*"
+    } else {
+        "(unmatched)"
+    }
+}

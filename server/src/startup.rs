@@ -1,0 +1,175 @@
+//! Building the state and the router, and serving with graceful shutdown.
+
+use crate::health;
+use crate::middleware::{request_id, security_headers, trace};
+use axum::Router;
+use axum::routing::get;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tabibu_app::platform::{AppState, Config, Db, DbError};
+use tabibu_app::{App, shell};
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+
+/// Why the server could not start; `Display` is the one line the operator reads.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error("cannot listen on {addr}: {source} (is another program using that port?)")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Connects to the database, applies migrations, and assembles the shared state.
+pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
+    let db = Db::connect(
+        &config.database_url,
+        &config.database_url_redacted(),
+        config.db_max_connections,
+    )
+    .await?;
+    db.migrate().await?;
+    tabibu_app::platform::settings::get_or_init(
+        &db,
+        "installed_at_ms",
+        &tabibu_app::platform::db::now_ms().to_string(),
+    )
+    .await?;
+    let leptos_options = LeptosOptions::builder()
+        .output_name("tabibu")
+        .site_root(config.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.site_addr)
+        .build();
+    Ok(AppState {
+        config: Arc::new(config),
+        db,
+        leptos_options,
+    })
+}
+
+/// The whole HTTP surface of Tabibu.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let context = leptos_context(state.clone());
+    let headers = security_headers::SecurityHeaders {
+        hsts: state.config.is_production(),
+    };
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            context, shell,
+        ))
+        .with_state(state)
+        // Outermost last: the headers and the request id reach even panics and 404s.
+        .layer(axum::middleware::from_fn(trace::trace_request))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn(request_id::assign_request_id))
+        .layer(axum::middleware::from_fn_with_state(headers, security_headers::add_security_headers))
+}
+
+/// What every page render and server function finds in its Leptos context.
+fn leptos_context(state: AppState) -> impl Fn() + Clone + Send + Sync + 'static {
+    move || {
+        provide_context(state.config.public());
+        if let Some(parts) = leptos::prelude::use_context::<http::request::Parts>()
+            && let Some(nonce) = parts.extensions.get::<security_headers::CspNonce>()
+        {
+            provide_context(leptos::nonce::Nonce::from_value(nonce.0.as_str()));
+        }
+        provide_context(state.clone());
+    }
+}
+
+/// A panic answers a plain 500 with a safe message; the panic's text stays out of the body.
+fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> http::Response<String> {
+    tracing::error!("a request handler panicked");
+    let mut response =
+        http::Response::new("{\"error\":\"something went wrong on our side\"}".to_owned());
+    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Binds the configured address, naming it if that fails.
+pub async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartupError::Bind { addr, source })
+}
+
+/// Serves until `shutdown` completes, then stops accepting and gives in-flight requests up to
+/// `drain_timeout` to finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain_timeout: Duration,
+) -> Result<(), StartupError> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections, draining in-flight requests");
+        let _ = tx.send(());
+    };
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal);
+    let deadline = async move {
+        if rx.await.is_ok() {
+            tokio::time::sleep(drain_timeout).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server => result.map_err(StartupError::Serve),
+        () = deadline => {
+            tracing::warn!(timeout_secs = drain_timeout.as_secs(), "drain timeout reached; closing remaining connections");
+            Ok(())
+        }
+    }
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

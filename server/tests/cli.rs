@@ -1,0 +1,128 @@
+//! The `tabibu` binary as an operator meets it: bad configuration, an unreachable database, a
+//! port in use, and shutdown on a signal.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary, started in an empty folder so no developer's `.env` is read.
+fn tabibu(args: &[&str], vars: &[(&str, &str)]) -> Command {
+    let dir = std::env::temp_dir().join(format!("tabibu-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tabibu"));
+    cmd.args(args)
+        .current_dir(&dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+#[test]
+fn an_invalid_setting_stops_the_start_with_one_line_naming_it() {
+    let out = tabibu(&["serve"], &[("TABIBU_ENV", "prod")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("TABIBU_ENV"), "{stderr}");
+}
+
+#[test]
+fn an_unreachable_database_is_named_without_its_password() {
+    let out = tabibu(
+        &["check-config"],
+        &[(
+            "DATABASE_URL",
+            "postgres://tabibu:hunter22secret@127.0.0.1:9/tabibu",
+        )],
+    )
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stderr.contains(
+            "could not connect to the database at postgres://tabibu:[redacted]@127.0.0.1:9/tabibu"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter22secret") && !stdout.contains("hunter22secret"));
+}
+
+#[test]
+fn a_port_in_use_is_named_in_the_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = tabibu(
+        &["serve"],
+        &[
+            ("LEPTOS_SITE_ADDR", &addr),
+            ("DATABASE_URL", "sqlite://data/t.db"),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn migrate_creates_the_missing_data_folder_and_database() {
+    let mut cmd = tabibu(&["migrate"], &[]);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = cmd.get_current_dir().unwrap();
+    assert!(dir.join("data/tabibu.db").is_file());
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly_with_exit_code_zero() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = tabibu(&["serve"], &[("LEPTOS_SITE_ADDR", &addr)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let waited = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert_eq!(status.code(), Some(0));
+            break;
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(10),
+            "did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
