@@ -4,9 +4,7 @@
 import { defineConfig } from '@playwright/test';
 import * as path from 'path';
 
-const port = Number(process.env.TABIBU_E2E_PORT ?? 3100);
-const root = path.resolve(__dirname, '..');
-const dataDir = path.join(root, 'target', 'e2e');
+import { port, root, serverEnv } from './tests/env';
 
 export const chromiumArgs = [
   '--headless=new',
@@ -44,19 +42,13 @@ export default defineConfig({
     { name: 'phone', use: { viewport: { width: 360, height: 740 }, hasTouch: true } },
   ],
   webServer: {
-    command: `rm -rf "${dataDir}" && "${path.join(root, 'target', 'debug', 'tabibu')}" serve`,
+    command: `rm -rf "${serverEnv.TABIBU_E2E_DATA}" && "${path.join(root, 'target', 'debug', 'tabibu')}" serve`,
     cwd: root,
     url: `http://127.0.0.1:${port}/health`,
     reuseExistingServer: false,
     timeout: 60_000,
     stdout: 'ignore',
     stderr: 'pipe',
-    env: {
-      DATABASE_URL: `sqlite://${dataDir}/tabibu.db`,
-      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
-      LEPTOS_SITE_ROOT: path.join(root, 'target', 'site'),
-      TABIBU_ENV: 'development',
-      TABIBU_LOG: 'warn',
-    },
+    env: serverEnv,
   },
 });

@@ -23,6 +23,9 @@ pub enum AppError {
     /// 403: the caller is signed in but this is not theirs to see or do.
     #[error("you do not have access to this")]
     Forbidden,
+    /// 403: staff must turn on two-factor sign-in before anything else.
+    #[error("turn on two-factor sign-in to continue")]
+    MfaSetupRequired,
     /// 404: nothing there, or nothing the caller may know exists.
     #[error("not found")]
     NotFound,
@@ -58,7 +61,7 @@ impl AppError {
     pub fn status_code(&self) -> u16 {
         match self {
             AppError::Unauthenticated => 401,
-            AppError::Forbidden => 403,
+            AppError::Forbidden | AppError::MfaSetupRequired => 403,
             AppError::NotFound => 404,
             AppError::Validation { .. } => 422,
             AppError::Conflict { .. } => 409,

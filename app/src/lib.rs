@@ -5,12 +5,23 @@
 //! functions) and with `hydrate` into the browser's WASM (which makes the rendered pages
 //! interactive). Anything that touches the database, secrets or the network lives behind
 //! `#[cfg(feature = "ssr")]` (mostly in [`platform`]) and never reaches the browser.
+// Leptos views are deeply nested types; the account pages outgrow the default limit.
+#![recursion_limit = "256"]
 
+#[cfg(feature = "ssr")]
+pub mod access;
+pub mod accounts;
+pub mod admin;
+#[cfg(feature = "ssr")]
+pub mod audit;
 pub mod error;
+pub mod forms;
 pub mod i18n;
 pub mod landing;
 pub mod layout;
 pub mod not_found;
+#[cfg(feature = "ssr")]
+pub mod notifications;
 #[cfg(feature = "ssr")]
 pub mod platform;
 pub mod public_config;
@@ -50,6 +61,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let locale = provide_locale();
+    accounts::pages::provide_me();
     view! {
         <Html {..} lang=move || locale.get().code() dir="ltr" />
         <Stylesheet id="tabibu" href="/pkg/tabibu.css" />
@@ -57,6 +69,14 @@ pub fn App() -> impl IntoView {
             <layout::Layout>
                 <Routes fallback=not_found::NotFoundPage>
                     <Route path=path!("/") view=landing::LandingPage />
+                    <Route path=path!("/sign-up") view=accounts::pages::SignUpPage />
+                    <Route path=path!("/sign-in") view=accounts::pages::SignInPage />
+                    <Route path=path!("/sign-in/code") view=accounts::pages::CodePage />
+                    <Route path=path!("/forgot-password") view=accounts::pages::ForgotPasswordPage />
+                    <Route path=path!("/reset-password") view=accounts::pages::ResetPasswordPage />
+                    <Route path=path!("/account") view=accounts::pages::AccountPage />
+                    <Route path=path!("/admin/users") view=admin::UsersPage />
+                    <Route path=path!("/admin/audit") view=admin::AuditPage />
                 </Routes>
             </layout::Layout>
         </Router>

@@ -7,7 +7,7 @@
 use crate::startup::{self, StartupError};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
-use tabibu_app::platform::{Config, Db};
+use tabibu_app::platform::{Config, Db, DbError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,14 +28,89 @@ pub enum Command {
     Migrate,
     /// Check the configuration (and that the database answers) without starting the server.
     CheckConfig,
+    /// Account administration.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Triage a text with the built-in engine and print the result.
+    Triage {
+        /// The text, as a patient or a clinician would write it.
+        text: String,
+        /// Age in years (else read from the text).
+        #[arg(long)]
+        age: Option<f32>,
+        /// `female` or `male` (else read from the text).
+        #[arg(long)]
+        sex: Option<String>,
+        /// The patient is pregnant.
+        #[arg(long)]
+        pregnant: bool,
+        /// Print the whole result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the engine over a JSONL file of vignettes and report accuracy.
+    TriageEval {
+        /// Lines of `{"id": "...", "text": "...", "expected": "<level or coarse label>"}`.
+        file: std::path::PathBuf,
+        /// End with one JSON object (total, correct, accuracy, emergency_sensitivity, confusion).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a user. The password is read from standard input when it is not a terminal;
+    /// otherwise a one-time set-password link is printed (once).
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = ["patient", "doctor", "admin"])]
+        role: String,
+        /// The person's name (defaults to the part of the email before @).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the whole hash chain; exits non-zero at the first broken entry.
+    Verify,
 }
 
 /// Runs one command; the exit code is what the shell sees.
 pub async fn run(command: Command, config: Config) -> ExitCode {
-    let result = match command {
-        Command::Serve => serve(config).await,
-        Command::Migrate => migrate(config).await,
-        Command::CheckConfig => check_config(config).await,
+    let result: Result<(), CliError> = match command {
+        Command::Serve => serve(config).await.map_err(CliError::from),
+        Command::Migrate => migrate(config).await.map_err(CliError::from),
+        Command::CheckConfig => check_config(config).await.map_err(CliError::from),
+        Command::Admin(AdminCommand::CreateUser { email, role, name }) => {
+            create_user(config, &email, &role, name.as_deref()).await
+        }
+        Command::Audit(AuditCommand::Verify) => audit_verify(config).await,
+        Command::Triage {
+            text,
+            age,
+            sex,
+            pregnant,
+            json,
+        } => crate::triage_cli::triage(
+            config.knowledge_dir.as_deref(),
+            &text,
+            age,
+            sex.as_deref(),
+            pregnant,
+            json,
+        )
+        .map_err(CliError::from),
+        Command::TriageEval { file, json } => {
+            crate::triage_cli::triage_eval(config.knowledge_dir.as_deref(), &file, json)
+                .map_err(CliError::from)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -47,20 +122,125 @@ pub async fn run(command: Command, config: Config) -> ExitCode {
     }
 }
 
+/// Why a command failed; `Display` is the one line the operator reads.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    #[error(transparent)]
+    Triage(#[from] crate::triage_cli::TriageCliError),
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl From<DbError> for CliError {
+    fn from(err: DbError) -> Self {
+        CliError::Startup(err.into())
+    }
+}
+
+async fn create_user(
+    config: Config,
+    email: &str,
+    role: &str,
+    name: Option<&str>,
+) -> Result<(), CliError> {
+    use std::io::{IsTerminal, Read};
+    use tabibu_app::accounts::service::{self, Origin};
+    use tabibu_app::accounts::types::Role;
+    let role = Role::parse(role)
+        .ok_or_else(|| CliError::Refused("--role takes patient, doctor or admin".into()))?;
+    let name = name.map_or_else(
+        || email.split('@').next().unwrap_or(email).to_owned(),
+        str::to_owned,
+    );
+    let password = if std::io::stdin().is_terminal() {
+        None
+    } else {
+        let mut input = String::new();
+        std::io::stdin().read_to_string(&mut input).map_err(|e| {
+            CliError::Refused(format!(
+                "could not read the password from standard input: {e}"
+            ))
+        })?;
+        let line = input.lines().next().unwrap_or_default().to_owned();
+        (!line.is_empty()).then(|| secrecy::SecretString::from(line))
+    };
+    let state = startup::build_state(config).await?;
+    let result = service::create_user(
+        &state,
+        None,
+        email,
+        &name,
+        role,
+        password.as_ref(),
+        Origin::default(),
+    )
+    .await;
+    state.db.close().await;
+    match result {
+        Ok((_, Some(link))) => {
+            println!(
+                "created a {} account; it can set its password once, within 72 hours, at:",
+                role.as_str()
+            );
+            println!("{link}");
+            Ok(())
+        }
+        Ok((_, None)) => {
+            println!(
+                "created a {} account with the password given",
+                role.as_str()
+            );
+            Ok(())
+        }
+        Err(service::AccountError::Invalid(fields)) => Err(CliError::Refused(format!(
+            "refused: {}",
+            fields
+                .iter()
+                .map(|(f, k)| format!("{f}: {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+        Err(err) => Err(CliError::Refused(format!(
+            "could not create the user: {err}"
+        ))),
+    }
+}
+
+async fn audit_verify(config: Config) -> Result<(), CliError> {
+    let db = Db::connect(&config.database_url, &config.database_url_redacted(), 1).await?;
+    db.migrate().await?;
+    let report = tabibu_app::audit::verify(&db).await;
+    db.close().await;
+    let report =
+        report.map_err(|e| CliError::Refused(format!("could not read the audit log: {e}")))?;
+    match report.first_broken_seq {
+        None => {
+            println!(
+                "audit log intact: {} entries, head #{} {}",
+                report.entries, report.head_seq, report.head_hash
+            );
+            Ok(())
+        }
+        Some(seq) => Err(CliError::Refused(format!(
+            "audit log BROKEN at entry #{seq} ({:?}); {} entries checked before it",
+            report.problem, report.entries
+        ))),
+    }
+}
+
 async fn serve(config: Config) -> Result<(), StartupError> {
     let addr = config.site_addr;
     let drain = config.shutdown_timeout;
+    let shutdown = startup::shutdown_signal();
     let listener = startup::bind(addr).await?;
     let state = startup::build_state(config).await?;
     let db = state.db.clone();
+    let worker = crate::jobs::spawn_outbox_worker(db.clone());
     tracing::info!(%addr, database = ?db.kind(), "Tabibu is listening on http://{addr}");
-    let result = startup::serve(
-        listener,
-        startup::router(state),
-        startup::shutdown_signal(),
-        drain,
-    )
-    .await;
+    let result = startup::serve(listener, startup::router(state), shutdown, drain).await;
+    worker.abort();
     db.close().await;
     tracing::info!("stopped");
     result

@@ -6,9 +6,11 @@
 
 pub mod cli;
 pub mod health;
+pub mod jobs;
 pub mod middleware;
 pub mod startup;
 pub mod telemetry;
+pub mod triage_cli;
 
 pub use startup::{StartupError, build_state, router, serve};
 pub use tabibu_app::platform::AppState;

@@ -1,7 +1,7 @@
 //! Building the state and the router, and serving with graceful shutdown.
 
 use crate::health;
-use crate::middleware::{request_id, security_headers, trace};
+use crate::middleware::{auth, client_ip, csrf, rate_limit, request_id, security_headers, trace};
 use axum::Router;
 use axum::routing::get;
 use leptos::config::LeptosOptions;
@@ -10,6 +10,8 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use tabibu_app::platform::keys::{DataKey, KeyError};
+use tabibu_app::platform::rate_limit::RateLimiter;
 use tabibu_app::platform::{AppState, Config, Db, DbError};
 use tabibu_app::{App, shell};
 use tokio::net::TcpListener;
@@ -20,6 +22,10 @@ use tower_http::catch_panic::CatchPanicLayer;
 pub enum StartupError {
     #[error(transparent)]
     Database(#[from] DbError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("the clinical knowledge base is invalid: {0}")]
+    Knowledge(#[from] tabibu_ai::KbError),
     #[error("cannot listen on {addr}: {source} (is another program using that port?)")]
     Bind {
         addr: std::net::SocketAddr,
@@ -31,6 +37,18 @@ pub enum StartupError {
 
 /// Connects to the database, applies migrations, and assembles the shared state.
 pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
+    let data_key = match &config.data_key {
+        Some(encoded) => DataKey::from_base64(
+            &config.data_key_id,
+            secrecy::ExposeSecret::expose_secret(encoded),
+        )?,
+        None if config.is_production() => return Err(KeyError::MissingInProduction.into()),
+        None => DataKey::development(&config.data_dir())?,
+    };
+    let knowledge = match &config.knowledge_dir {
+        Some(dir) => tabibu_ai::KnowledgeBase::load_dir(dir)?,
+        None => tabibu_ai::KnowledgeBase::load_default()?,
+    };
     let db = Db::connect(
         &config.database_url,
         &config.database_url_redacted(),
@@ -54,6 +72,9 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         config: Arc::new(config),
         db,
         leptos_options,
+        limiter: Arc::new(RateLimiter::new()),
+        data_key: Arc::new(data_key),
+        triage: Arc::new(tabibu_ai::Engine::new(knowledge)),
     })
 }
 
@@ -74,8 +95,13 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
             context, shell,
         ))
-        .with_state(state)
-        // Outermost last: the headers and the request id reach even panics and 404s.
+        .with_state(state.clone())
+        // Innermost first. Outermost last: the headers and the request id reach even panics,
+        // refusals and 404s.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::protect))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
+        .layer(axum::middleware::from_fn_with_state(state, client_ip::client_ip))
         .layer(axum::middleware::from_fn(trace::trace_request))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn(request_id::assign_request_id))
@@ -150,26 +176,34 @@ pub async fn serve(
     }
 }
 
-/// Completes on SIGTERM or SIGINT (Ctrl-C).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Completes on SIGTERM or SIGINT (Ctrl-C). The handlers are installed when this is called,
+/// not when the future is first polled, so call it before anything slow at start-up: a signal
+/// that arrives in between is then a clean shutdown instead of an abrupt death.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        async move {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(term) => {},
+                () = wait(int) => {},
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sig) => {
-                sig.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
     }
 }

@@ -3,6 +3,7 @@
 
 mod strings;
 
+use crate::accounts::pages::AccountNav;
 use crate::i18n::{Locale, SetLanguage, show_in, use_locale, use_strings};
 use crate::public_config::use_public_config;
 use leptos::prelude::*;
@@ -19,7 +20,10 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <span class="brand-mark" aria-hidden="true">"+"</span>
                 "Tabibu"
             </a>
-            <LanguageSwitch />
+            <div class="header-tools">
+                <AccountNav />
+                <LanguageSwitch />
+            </div>
         </header>
         <EmergencyStrip />
         <main id="main" tabindex="-1">{children()}</main>

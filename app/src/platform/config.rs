@@ -6,6 +6,7 @@
 //! `Debug` of [`Config`] prints secrets as `[redacted]`.
 
 use crate::public_config::PublicConfig;
+use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -52,6 +53,27 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     pub emergency_number: String,
     pub other_emergency_numbers: Vec<String>,
+    /// The address people reach Tabibu at, for links in emails (`TABIBU_PUBLIC_URL`).
+    pub public_url: String,
+    /// A session ends after this long without a request.
+    pub session_idle: Duration,
+    /// A session ends this long after sign-in, whatever happens.
+    pub session_absolute: Duration,
+    /// Doctors and admins must turn on two-factor sign-in before they can work.
+    pub require_mfa_staff: bool,
+    /// Proxies whose `X-Forwarded-For` is believed (`TABIBU_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<IpNet>,
+    /// Requests a second one IP address may make in general (`TABIBU_RATE_LIMIT_PER_SECOND`).
+    pub rate_limit_per_second: u32,
+    /// Sign-in attempts a minute, per IP address and per account.
+    pub sign_in_attempts_per_minute: u32,
+    /// The data-encryption key, base64 (`TABIBU_DATA_KEY`); see `platform::keys`.
+    pub data_key: Option<SecretString>,
+    /// The name of that key (`TABIBU_DATA_KEY_ID`), stored beside what it seals.
+    pub data_key_id: String,
+    /// A folder of knowledge-base TOML files replacing the built-in ones
+    /// (`TABIBU_KNOWLEDGE_DIR`); checked at start.
+    pub knowledge_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -119,6 +141,45 @@ impl Config {
                 .collect::<Result<_, _>>()?,
         };
 
+        let public_url = get("TABIBU_PUBLIC_URL")
+            .unwrap_or_else(|| format!("http://{site_addr}"))
+            .trim_end_matches('/')
+            .to_owned();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(invalid(
+                "TABIBU_PUBLIC_URL",
+                format!(
+                    "expected an address starting with https:// or http://, got `{public_url}`"
+                ),
+            ));
+        }
+        let require_mfa_staff = match get("TABIBU_REQUIRE_MFA_STAFF").as_deref() {
+            None => env == Environment::Production,
+            Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                return Err(invalid(
+                    "TABIBU_REQUIRE_MFA_STAFF",
+                    format!("expected `true` or `false`, got `{other}`"),
+                ));
+            }
+        };
+        let trusted_proxies = match get("TABIBU_TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    p.parse::<IpNet>()
+                        .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
+                        .map_err(|_| invalid("TABIBU_TRUSTED_PROXIES", format!(
+                            "expected IP addresses or CIDR ranges such as 10.0.0.0/8, got `{p}`"
+                        )))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+
         Ok(Config {
             env,
             database_url: SecretString::from(database_url),
@@ -142,11 +203,65 @@ impl Config {
             )?),
             emergency_number,
             other_emergency_numbers,
+            public_url,
+            session_idle: Duration::from_secs(
+                60 * parse_number(
+                    "TABIBU_SESSION_IDLE_MINUTES",
+                    get("TABIBU_SESSION_IDLE_MINUTES"),
+                    30,
+                    1..=1440,
+                )?,
+            ),
+            session_absolute: Duration::from_secs(
+                3600 * parse_number(
+                    "TABIBU_SESSION_ABSOLUTE_HOURS",
+                    get("TABIBU_SESSION_ABSOLUTE_HOURS"),
+                    12,
+                    1..=720,
+                )?,
+            ),
+            require_mfa_staff,
+            trusted_proxies,
+            rate_limit_per_second: parse_number(
+                "TABIBU_RATE_LIMIT_PER_SECOND",
+                get("TABIBU_RATE_LIMIT_PER_SECOND"),
+                20,
+                1..=100_000,
+            )?,
+            sign_in_attempts_per_minute: parse_number(
+                "TABIBU_SIGN_IN_ATTEMPTS_PER_MINUTE",
+                get("TABIBU_SIGN_IN_ATTEMPTS_PER_MINUTE"),
+                5,
+                1..=1000,
+            )?,
+            data_key: get("TABIBU_DATA_KEY").map(SecretString::from),
+            data_key_id: get("TABIBU_DATA_KEY_ID").unwrap_or_else(|| "k1".into()),
+            knowledge_dir: get("TABIBU_KNOWLEDGE_DIR").map(PathBuf::from),
         })
     }
 
     pub fn is_production(&self) -> bool {
         self.env == Environment::Production
+    }
+
+    /// Whether cookies get the `Secure` flag: in production, or whenever the public address is
+    /// HTTPS. Plain-HTTP development is the only place they go without it.
+    pub fn secure_cookies(&self) -> bool {
+        self.is_production() || self.public_url.starts_with("https://")
+    }
+
+    /// The folder for local files (the SQLite database's folder, else `data`).
+    pub fn data_dir(&self) -> PathBuf {
+        let url = self.database_url.expose_secret();
+        url.strip_prefix("sqlite://")
+            .map(|p| p.split('?').next().unwrap_or_default())
+            .and_then(|p| {
+                std::path::Path::new(p)
+                    .parent()
+                    .map(std::path::Path::to_path_buf)
+            })
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("data"))
     }
 
     /// The database URL with any password replaced, fit for a log line or an error.
@@ -325,6 +440,30 @@ mod tests {
     }
 
     #[test]
+    fn staff_must_use_two_factor_in_production_by_default() {
+        assert!(!config_from(&[]).unwrap().require_mfa_staff);
+        assert!(
+            config_from(&[("TABIBU_ENV", "production")])
+                .unwrap()
+                .require_mfa_staff
+        );
+        let relaxed = config_from(&[
+            ("TABIBU_ENV", "production"),
+            ("TABIBU_REQUIRE_MFA_STAFF", "false"),
+        ]);
+        assert!(!relaxed.unwrap().require_mfa_staff);
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_ranges() {
+        let config = config_from(&[("TABIBU_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8")]).unwrap();
+        assert_eq!(config.trusted_proxies.len(), 2);
+        assert!(
+            config.trusted_proxies[1].contains(&"10.1.2.3".parse::<std::net::IpAddr>().unwrap())
+        );
+    }
+
+    #[test]
     fn production_logs_json_by_default() {
         let config = config_from(&[("TABIBU_ENV", "production")]).unwrap();
         assert_eq!(config.log_format, LogFormat::Json);
@@ -342,6 +481,10 @@ mod tests {
             ("TABIBU_DB_MAX_CONNECTIONS", "0"),
             ("TABIBU_EMERGENCY_NUMBER", "call 999"),
             ("TABIBU_LOG", "loud"),
+            ("TABIBU_PUBLIC_URL", "tabibu.example"),
+            ("TABIBU_REQUIRE_MFA_STAFF", "yes"),
+            ("TABIBU_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("TABIBU_SESSION_IDLE_MINUTES", "0"),
         ] {
             let err = config_from(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var);

@@ -48,6 +48,11 @@ pub fn reject(err: AppError) -> AppError {
         && let Ok(status) = http::StatusCode::from_u16(err.status_code())
     {
         response.set_status(status);
+        if let AppError::RateLimited { retry_after_secs } = &err
+            && let Ok(value) = http::HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            response.insert_header(http::header::RETRY_AFTER, value);
+        }
     }
     err
 }

@@ -3,9 +3,12 @@
 //!
 //! Compiled only with the `ssr` feature; nothing here may ever reach the browser bundle.
 
+pub mod client;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod keys;
+pub mod rate_limit;
 pub mod settings;
 pub mod state;
 

@@ -1,5 +1,7 @@
 //! The state every request handler and server function shares.
 
+use super::keys::DataKey;
+use super::rate_limit::RateLimiter;
 use super::{Config, Db};
 use crate::error::AppError;
 use axum::extract::FromRef;
@@ -13,6 +15,12 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub leptos_options: LeptosOptions,
+    /// Request counters for rate limits (per instance).
+    pub limiter: Arc<RateLimiter>,
+    /// The key that seals secrets stored in the database.
+    pub data_key: Arc<DataKey>,
+    /// The built-in triage engine with its validated knowledge base.
+    pub triage: Arc<tabibu_ai::Engine>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

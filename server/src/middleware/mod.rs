@@ -2,6 +2,10 @@
 //! function, error, 404): security headers with a per-request CSP nonce, request ids, and
 //! the request span.
 
+pub mod auth;
+pub mod client_ip;
+pub mod csrf;
+pub mod rate_limit;
 pub mod request_id;
 pub mod security_headers;
 pub mod trace;

@@ -54,6 +54,89 @@ impl TestApp {
     pub fn backend(&self) -> Backend {
         self.backend
     }
+
+    /// Calls a server function with form fields, as the browser's fallback form would,
+    /// presenting `session` as the session cookie.
+    pub async fn call(&self, path: &str, fields: &[(&str, &str)], session: Option<&str>) -> Reply {
+        let mut request = self.client.post(self.url(path)).form(fields);
+        if let Some(token) = session {
+            request = request.header("cookie", format!("tabibu_session={token}"));
+        }
+        let response = request.send().await.expect("request failed");
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let session = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| {
+                c.strip_prefix("tabibu_session=")
+                    .map(|rest| rest.split(';').next().unwrap_or("").to_owned())
+            });
+        let text = response.text().await.unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        Reply {
+            status,
+            json,
+            text,
+            session,
+            retry_after,
+        }
+    }
+
+    /// Signs up a patient and returns their session token.
+    pub async fn sign_up(&self, email: &str, password: &str) -> String {
+        let reply = self
+            .call(
+                "/api/accounts/sign_up",
+                &[
+                    ("email", email),
+                    ("password", password),
+                    ("name", "Amina Otieno"),
+                    ("date_of_birth", "1990-04-12"),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, 200, "sign-up failed: {}", reply.text);
+        reply.session.expect("a session cookie")
+    }
+
+    /// Creates a staff account directly through the service, with a password.
+    pub async fn create_staff(
+        &self,
+        email: &str,
+        password: &str,
+        role: tabibu_app::accounts::types::Role,
+    ) {
+        let password = secrecy::SecretString::from(password.to_owned());
+        tabibu_app::accounts::service::create_user(
+            &self.state,
+            None,
+            email,
+            "Dr Test",
+            role,
+            Some(&password),
+            Default::default(),
+        )
+        .await
+        .expect("staff account created");
+    }
+}
+
+/// What a server function answered.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub json: serde_json::Value,
+    pub text: String,
+    /// The new session token, if the reply set one (an empty string clears it).
+    pub session: Option<String>,
+    pub retry_after: Option<String>,
 }
 
 impl Drop for TestApp {
@@ -138,6 +221,11 @@ pub async fn spawn_app_with(backend: Backend, vars: &[(&str, &str)]) -> Option<T
     map.insert("LEPTOS_SITE_ROOT".into(), site_root.display().to_string());
     map.insert("LEPTOS_SITE_ADDR".into(), "127.0.0.1:0".into());
     map.insert("TABIBU_SHUTDOWN_TIMEOUT_SECS".into(), "2".into());
+    // Tests make many requests from one address; the limits' own tests set them low again.
+    map.insert("TABIBU_RATE_LIMIT_PER_SECOND".into(), "100000".into());
+    map.insert("TABIBU_SIGN_IN_ATTEMPTS_PER_MINUTE".into(), "1000".into());
+    // A fixed test key, so no development key file is written into the working directory.
+    map.insert("TABIBU_DATA_KEY".into(), "dGFiaWJ1LXRlc3Qta2V5LW5vdC1mb3ItcHJvZCEhISE=".into());
     for (k, v) in vars {
         map.insert((*k).into(), (*v).into());
     }

@@ -1,0 +1,149 @@
+//! Small building blocks every form page uses: a labelled field with its error, the error
+//! banner, and the hard navigation after a successful sign-in (a full load, so that the new
+//! session cookie shapes the whole page).
+
+use crate::accounts::strings::{error_text, message};
+use crate::error::{AppError, FieldErrors};
+use crate::i18n::use_locale;
+use leptos::prelude::*;
+
+/// The errors a form shows: per field, and one for the whole form.
+#[derive(Debug, Clone, Copy)]
+pub struct FormErrors {
+    pub fields: RwSignal<FieldErrors>,
+    pub form: RwSignal<Option<AppError>>,
+}
+
+impl FormErrors {
+    pub fn new() -> Self {
+        FormErrors {
+            fields: RwSignal::new(FieldErrors::new()),
+            form: RwSignal::new(None),
+        }
+    }
+
+    pub fn clear(&self) {
+        self.fields.set(FieldErrors::new());
+        self.form.set(None);
+    }
+
+    /// Shows what the server said: field errors next to their fields (a `form` field error
+    /// and anything else above the form).
+    pub fn show(&self, err: AppError) {
+        match err {
+            AppError::Validation { fields } if !fields.contains_key("form") => {
+                self.fields.set(fields)
+            }
+            other => self.form.set(Some(other)),
+        }
+    }
+
+    pub fn field(&self, name: &'static str) -> Signal<Option<String>> {
+        let fields = self.fields;
+        Signal::derive(move || fields.with(|f| f.get(name).cloned()))
+    }
+}
+
+impl Default for FormErrors {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A labelled input bound to `value`, with its hint and its error message.
+#[component]
+pub fn Field(
+    #[prop(into)] label: Signal<&'static str>,
+    name: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    value: RwSignal<String>,
+    error: Signal<Option<String>>,
+    #[prop(optional)] autocomplete: &'static str,
+    #[prop(optional, into)] hint: Option<Signal<&'static str>>,
+    #[prop(optional)] required: bool,
+) -> impl IntoView {
+    let locale = use_locale();
+    let id = format!("field-{name}");
+    let error_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    let described = {
+        let (error_id, hint_id) = (error_id.clone(), hint_id.clone());
+        let has_hint = hint.is_some();
+        move || {
+            let mut ids = Vec::new();
+            if has_hint {
+                ids.push(hint_id.clone());
+            }
+            if error.get().is_some() {
+                ids.push(error_id.clone());
+            }
+            (!ids.is_empty()).then(|| ids.join(" "))
+        }
+    };
+    view! {
+        <div class="field" class:has-error=move || error.get().is_some()>
+            <label for=id.clone()>{move || label.get()}</label>
+            {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{move || h.get()}</p> })}
+            <input
+                id=id.clone()
+                name=name
+                type=kind
+                autocomplete=autocomplete
+                required=required
+                aria-invalid=move || error.get().is_some().to_string()
+                aria-describedby=described
+                data-testid=format!("input-{name}")
+                bind:value=value
+            />
+            <p class="field-error" id=error_id role="alert" data-testid=format!("error-{name}")>
+                {move || error.get().map(|key| message(locale.get(), &key))}
+            </p>
+        </div>
+    }
+}
+
+/// The message above a form when something other than one field went wrong.
+#[component]
+pub fn FormError(errors: FormErrors) -> impl IntoView {
+    let locale = use_locale();
+    view! {
+        <div class="form-error" role="alert" data-testid="form-error">
+            {move || errors.form.get().map(|err| error_text(locale.get(), &err))}
+        </div>
+    }
+}
+
+/// A full page load of `path` (after sign-in or sign-out).
+pub fn go_to(path: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().set_href(path);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = path;
+}
+
+/// Today as `(year, month, day)`, for the date-of-birth check in the browser.
+pub fn today() -> (i32, u32, u32) {
+    #[cfg(feature = "hydrate")]
+    {
+        #[allow(clippy::cast_possible_truncation)]
+        let ms = js_sys_now() as i64;
+        crate::accounts::validate::civil_date(ms)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(0))
+            .unwrap_or(0);
+        crate::accounts::validate::civil_date(ms)
+    }
+}
+
+#[cfg(feature = "hydrate")]
+fn js_sys_now() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.time_origin() + p.now())
+}

@@ -1,0 +1,88 @@
+//! Who is asking, worked out once per request, and the access table applied to every server
+//! function before it runs.
+//!
+//! The session cookie is looked up here and the result ([`RequestAuth`]) put in the request's
+//! extensions, where server functions and pages read it. Calls to `/api/…` are then checked
+//! against `tabibu_app::access::RULES`: an unlisted server function is refused (403), a caller
+//! who is not signed in gets 401, a wrong role 403. Refusals carry the same JSON body a
+//! server function's own `AppError` would.
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tabibu_app::access;
+use tabibu_app::accounts::session::{self, RequestAuth};
+use tabibu_app::error::AppError;
+use tabibu_app::platform::AppState;
+
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    if path.starts_with("/pkg/") || path == "/health" || path == "/favicon.svg" {
+        return next.run(request).await;
+    }
+    let secure = state.config.secure_cookies();
+    let token = request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|h| session::token_from_cookie_header(h, secure).map(str::to_owned));
+    let user = match token {
+        None => None,
+        Some(token) => {
+            match session::resolve(
+                &state.db,
+                &token,
+                state.config.session_idle,
+                state.config.require_mfa_staff,
+            )
+            .await
+            {
+                Ok(user) => user,
+                Err(err) => {
+                    tracing::error!(cause = %err, "session lookup failed");
+                    return error_response(&AppError::Unavailable);
+                }
+            }
+        }
+    };
+    if let Some(path) = request
+        .uri()
+        .path()
+        .strip_prefix("/api/")
+        .map(|p| format!("/api/{p}"))
+    {
+        let Some(rule) = access::rule_for(&path) else {
+            tracing::warn!(route = %path, "server function without an access rule refused");
+            return error_response(&AppError::Forbidden);
+        };
+        if let Err(refusal) = access::check(rule, user.as_ref()) {
+            return error_response(&refusal);
+        }
+    }
+    request.extensions_mut().insert(RequestAuth(user));
+    next.run(request).await
+}
+
+/// The JSON a refused server function call answers with.
+pub fn error_response(err: &AppError) -> Response {
+    let status =
+        StatusCode::from_u16(err.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_string(err).unwrap_or_else(|_| "{}".into());
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    if let AppError::RateLimited { retry_after_secs } = err
+        && let Ok(value) = header::HeaderValue::from_str(&retry_after_secs.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
