@@ -25,6 +25,7 @@ pub mod notifications;
 #[cfg(feature = "ssr")]
 pub mod platform;
 pub mod public_config;
+pub mod triage;
 
 use i18n::provide_locale;
 use leptos::prelude::*;

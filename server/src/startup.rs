@@ -26,6 +26,8 @@ pub enum StartupError {
     Key(#[from] KeyError),
     #[error("the clinical knowledge base is invalid: {0}")]
     Knowledge(#[from] tabibu_ai::KbError),
+    #[error("the AI provider could not be set up: {0}")]
+    AiProvider(tabibu_ai::providers::ProviderError),
     #[error("cannot listen on {addr}: {source} (is another program using that port?)")]
     Bind {
         addr: std::net::SocketAddr,
@@ -49,6 +51,9 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         Some(dir) => tabibu_ai::KnowledgeBase::load_dir(dir)?,
         None => tabibu_ai::KnowledgeBase::load_default()?,
     };
+    let ai_provider = tabibu_ai::providers::build_provider(&config.ai)
+        .map_err(StartupError::AiProvider)?
+        .map(tabibu_app::platform::state::AiProvider);
     let db = Db::connect(
         &config.database_url,
         &config.database_url_redacted(),
@@ -75,6 +80,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         limiter: Arc::new(RateLimiter::new()),
         data_key: Arc::new(data_key),
         triage: Arc::new(tabibu_ai::Engine::new(knowledge)),
+        ai_provider,
     })
 }
 

@@ -144,7 +144,17 @@ on_both_databases! {
         for forged in ["AAAA", "%00%01", &"x".repeat(5000), "a=b;c"] {
             let reply = app.call("/api/accounts/sessions", &[], Some(forged)).await;
             assert_eq!(reply.status, 401, "{forged}");
+            assert_eq!(reply.session.as_deref(), Some(""), "the browser is told to forget it");
         }
+        let page = app.client.get(app.url("/")).header("cookie", "tabibu_session=forged").send().await.unwrap();
+        assert_eq!(page.status(), 200, "a bad cookie never breaks a page");
+        let rejected = tabibu_app::audit::list(&app.state.db, &tabibu_app::audit::AuditFilter {
+            action: Some(tabibu_app::audit::AuditAction::SessionRejected),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        assert_eq!(rejected.len(), 5, "each rejected cookie is audited");
     }
 
     async fn sign_out_everywhere_ends_every_session(app) {

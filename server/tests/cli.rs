@@ -126,3 +126,76 @@ fn sigterm_stops_the_server_cleanly_with_exit_code_zero() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn audit_verify_passes_on_an_intact_log_and_fails_on_an_edited_one() {
+    let mut create = tabibu(
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            "root@example.com",
+            "--role",
+            "admin",
+        ],
+        &[],
+    );
+    create
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let dir = create.get_current_dir().unwrap().to_path_buf();
+    let mut child = create.spawn().unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"a sturdy admin passphrase\n")
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("with the password given"));
+
+    let run_verify = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tabibu"));
+        cmd.args(["audit", "verify"])
+            .current_dir(&dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default());
+        cmd.output().unwrap()
+    };
+    let ok = run_verify();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("audit log intact"));
+
+    // Someone with write access to the file edits an entry (bypassing the append-only trigger).
+    let db = dir.join("data/tabibu.db");
+    let status = Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import sqlite3; c = sqlite3.connect('{}'); c.execute('DROP TRIGGER IF EXISTS audit_log_no_update'); \
+             c.execute(\"UPDATE audit_log SET outcome = 'failure' WHERE seq = 1\"); c.commit()",
+            db.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let broken = run_verify();
+    assert!(!broken.status.success());
+    assert!(
+        String::from_utf8_lossy(&broken.stderr).contains("BROKEN at entry #1"),
+        "{}",
+        String::from_utf8_lossy(&broken.stderr)
+    );
+}

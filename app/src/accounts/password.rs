@@ -56,9 +56,9 @@ pub enum PasswordError {
     /// The stored value is not a PHC string Argon2 understands.
     #[error("the stored password hash is not a valid PHC string")]
     MalformedHash,
-    /// The blocking task was cancelled or panicked.
+    /// The hashing thread dropped the job (it panicked, or the process is stopping).
     #[error("the password hashing task did not finish")]
-    Task(#[from] tokio::task::JoinError),
+    Task,
 }
 
 /// An Argon2id hash in PHC string format, ready to store.
@@ -121,7 +121,73 @@ fn owned(password: &SecretString) -> SecretString {
 /// Hashes `password` with Argon2id and a fresh random salt, off the async runtime.
 pub async fn hash_password(password: &SecretString) -> Result<PasswordHash, PasswordError> {
     let password = owned(password);
-    tokio::task::spawn_blocking(move || hash_blocking(&password)).await?
+    on_hashing_thread(move || hash_blocking(&password)).await?
+}
+
+/// Argon2 is meant to be expensive, and a flood of sign-ins must not starve the rest of the
+/// server. Hashing therefore runs on threads of its own, one a core, scheduled `SCHED_IDLE` on
+/// Linux: they use only the CPU time nothing else wants, so `/health`, pages and server
+/// functions keep their latency while sign-ins queue (`server/benches/sign_in_flood.rs`
+/// measures this). Where the policy cannot be set, they run at normal priority.
+async fn on_hashing_thread<T: Send + 'static>(
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PasswordError> {
+    type Job = Box<dyn FnOnce() + Send>;
+    static QUEUE: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> =
+        std::sync::OnceLock::new();
+    let queue = QUEUE.get_or_init(|| {
+        let (sender, receiver) = std::sync::mpsc::channel::<Job>();
+        let receiver = std::sync::Arc::new(std::sync::Mutex::new(receiver));
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        for n in 0..threads {
+            let receiver = receiver.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || {
+                    lower_own_priority();
+                    loop {
+                        let next = match receiver.lock() {
+                            Ok(guard) => guard.recv(),
+                            Err(_) => return,
+                        };
+                        match next {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(err) = spawned {
+                tracing::error!(cause = %err, "could not start a password hashing thread");
+            }
+        }
+        std::sync::Mutex::new(sender)
+    });
+    let (done, result) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = done.send(job());
+    });
+    queue
+        .lock()
+        .map_err(|_| PasswordError::Task)?
+        .send(job)
+        .map_err(|_| PasswordError::Task)?;
+    result.await.map_err(|_| PasswordError::Task)
+}
+
+fn lower_own_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::{
+            NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+            set_thread_priority_and_policy, thread_native_id,
+        };
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        if let Err(err) =
+            set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle)
+        {
+            tracing::warn!(cause = ?err, "password hashing runs at normal priority");
+        }
+    }
 }
 
 fn hash_blocking(password: &SecretString) -> Result<PasswordHash, PasswordError> {
@@ -140,7 +206,7 @@ fn hash_blocking(password: &SecretString) -> Result<PasswordHash, PasswordError>
 pub async fn verify_password(password: &SecretString, stored: &str) -> Result<bool, PasswordError> {
     let password = owned(password);
     let stored = stored.to_owned();
-    tokio::task::spawn_blocking(move || verify_blocking(&password, &stored)).await?
+    on_hashing_thread(move || verify_blocking(&password, &stored)).await?
 }
 
 fn verify_blocking(password: &SecretString, stored: &str) -> Result<bool, PasswordError> {
@@ -161,7 +227,7 @@ fn verify_blocking(password: &SecretString, stored: &str) -> Result<bool, Passwo
 pub async fn dummy_verify(password: &SecretString) {
     let password = owned(password);
     // The outcome is meaningless by design; only the cost matters.
-    let _ = tokio::task::spawn_blocking(move || verify_blocking(&password, DUMMY_HASH)).await;
+    let _ = on_hashing_thread(move || verify_blocking(&password, DUMMY_HASH)).await;
 }
 
 /// Whether a stored hash was made with other parameters (or another algorithm) than today's,

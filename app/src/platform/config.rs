@@ -74,6 +74,8 @@ pub struct Config {
     /// A folder of knowledge-base TOML files replacing the built-in ones
     /// (`TABIBU_KNOWLEDGE_DIR`); checked at start.
     pub knowledge_dir: Option<PathBuf>,
+    /// Which AI model provider (if any) adds conversation and summaries (`TABIBU_AI_*`).
+    pub ai: tabibu_ai::providers::AiConfig,
 }
 
 impl Config {
@@ -237,6 +239,12 @@ impl Config {
             data_key: get("TABIBU_DATA_KEY").map(SecretString::from),
             data_key_id: get("TABIBU_DATA_KEY_ID").unwrap_or_else(|| "k1".into()),
             knowledge_dir: get("TABIBU_KNOWLEDGE_DIR").map(PathBuf::from),
+            ai: tabibu_ai::providers::AiConfig::from_lookup(|name| lookup(name)).map_err(|e| {
+                ConfigError {
+                    variable: e.variable,
+                    problem: e.problem,
+                }
+            })?,
         })
     }
 

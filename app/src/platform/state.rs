@@ -21,6 +21,19 @@ pub struct AppState {
     pub data_key: Arc<DataKey>,
     /// The built-in triage engine with its validated knowledge base.
     pub triage: Arc<tabibu_ai::Engine>,
+    /// The external model, when one is configured (`TABIBU_AI_PROVIDER`); used only for
+    /// patients who consented, and never to lower the engine's level.
+    pub ai_provider: Option<AiProvider>,
+}
+
+/// A configured model provider, shared by every request.
+#[derive(Clone)]
+pub struct AiProvider(pub Arc<dyn tabibu_ai::providers::ModelProvider>);
+
+impl std::fmt::Debug for AiProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AiProvider({} {})", self.0.name(), self.0.model())
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -1,6 +1,10 @@
 //! Tabibu's AI layer: the shared triage types and, with the `engine` feature, the offline
 //! built-in triage engine, its knowledge base, the safety guard and the evaluation harness.
 //!
+//! With `providers` (server only) also: the Gemini and OpenAI-compatible model providers,
+//! redaction of personal identifiers, the prompts, and the [`assistant`] that puts a model's
+//! opinion next to the engine's without ever letting it lower the level.
+//!
 //! Without `engine` only [`types`] compiles, for the browser bundle. Nothing in this crate
 //! logs or prints patient text.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -23,6 +27,15 @@ mod render;
 mod summary;
 #[cfg(feature = "engine")]
 mod text;
+
+#[cfg(feature = "providers")]
+pub mod assistant;
+#[cfg(feature = "providers")]
+pub mod prompt;
+#[cfg(feature = "providers")]
+pub mod providers;
+#[cfg(feature = "providers")]
+pub mod redact;
 
 #[cfg(feature = "engine")]
 pub use engine::Engine;
@@ -74,4 +87,22 @@ pub fn fuzz_triage(bytes: &[u8]) {
             "combine broke an invariant"
         );
     }
+}
+
+/// A fuzzing entry point for redaction: the first line is taken as the profile's name, the
+/// rest as the patient's text. Panics if redaction panics, or if an email address or phone
+/// number can still be found in what it returns.
+#[cfg(feature = "providers")]
+pub fn fuzz_redact(bytes: &[u8]) {
+    let input = String::from_utf8_lossy(bytes);
+    let (name, text) = input.split_once('\n').unwrap_or(("", &input));
+    let out = redact::redact(text, &[name]);
+    let again = redact::redact(&out.text, &[]);
+    assert!(
+        !again
+            .found
+            .iter()
+            .any(|k| matches!(k, redact::Kind::Email | redact::Kind::Phone)),
+        "an email address or phone number survived redaction"
+    );
 }

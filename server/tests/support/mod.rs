@@ -153,12 +153,17 @@ impl Drop for TestApp {
                     .enable_all()
                     .build();
                 if let Ok(rt) = rt {
-                    rt.block_on(async move {
-                        if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                            let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                            let _ = sqlx::query(&sql).execute(&mut conn).await;
-                        }
-                    });
+                    // Bounded: a slow server must not hang the test run.
+                    let _ = rt.block_on(tokio::time::timeout(
+                        std::time::Duration::from_secs(10),
+                        async move {
+                            if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                                let sql =
+                                    format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                                let _ = sqlx::query(&sql).execute(&mut conn).await;
+                            }
+                        },
+                    ));
                 }
             })
             .join()
@@ -225,7 +230,10 @@ pub async fn spawn_app_with(backend: Backend, vars: &[(&str, &str)]) -> Option<T
     map.insert("TABIBU_RATE_LIMIT_PER_SECOND".into(), "100000".into());
     map.insert("TABIBU_SIGN_IN_ATTEMPTS_PER_MINUTE".into(), "1000".into());
     // A fixed test key, so no development key file is written into the working directory.
-    map.insert("TABIBU_DATA_KEY".into(), "dGFiaWJ1LXRlc3Qta2V5LW5vdC1mb3ItcHJvZCEhISE=".into());
+    map.insert(
+        "TABIBU_DATA_KEY".into(),
+        "dGFiaWJ1LXRlc3Qta2V5LW5vdC1mb3ItcHJvZCEhISE=".into(),
+    );
     for (k, v) in vars {
         map.insert((*k).into(), (*v).into());
     }
