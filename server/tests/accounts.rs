@@ -236,6 +236,19 @@ on_both_databases! {
         }
     }
 
+    async fn one_patient_never_sees_or_touches_another_patients_account(app) {
+        let a = app.sign_up("first@example.com", PASSWORD).await;
+        let b = app.sign_up("second@example.com", PASSWORD).await;
+        let me_a = app.call("/api/accounts/me", &[], Some(&a)).await;
+        assert_eq!(me_a.json["email"], "first@example.com");
+        let sessions_a = app.call("/api/accounts/sessions", &[], Some(&a)).await;
+        assert_eq!(sessions_a.json.as_array().unwrap().len(), 1, "only A's own session");
+        assert_eq!(app.call("/api/accounts/sign_out_everywhere", &[], Some(&a)).await.status, 200);
+        assert_eq!(app.call("/api/accounts/sessions", &[], Some(&b)).await.status, 200, "B is untouched");
+        let users = app.call("/api/admin/users", &[], Some(&b)).await;
+        assert_eq!(users.status, 403, "no patient lists other accounts");
+    }
+
     async fn cross_site_posts_are_refused(app) {
         let session = app.sign_up("csrf@example.com", PASSWORD).await;
         let evil = app
