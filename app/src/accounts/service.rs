@@ -121,6 +121,23 @@ fn on_user(mut e: AuditEvent, user_id: &str) -> AuditEvent {
     e
 }
 
+/// Audits a refused sign-in attempt (`user_id` when the account is known).
+async fn audit_refused_sign_in(
+    state: &AppState,
+    origin: Origin<'_>,
+    user_id: Option<&str>,
+    outcome: Outcome,
+    detail: &'static str,
+) -> Result<(), AccountError> {
+    let mut e = event(AuditAction::SignInFailed, outcome, origin);
+    if let Some(id) = user_id {
+        e = on_user(e, id);
+    }
+    e.detail = Some(detail);
+    audit::record(&state.db, e).await?;
+    Ok(())
+}
+
 fn role_detail(role: Role) -> &'static str {
     match role {
         Role::Patient => "role=patient",
@@ -245,9 +262,7 @@ pub async fn sign_in(
     .await?;
     let Some(row) = row else {
         password::dummy_verify(password).await;
-        let mut e = event(AuditAction::SignInFailed, Outcome::Failure, origin);
-        e.detail = Some("unknown_account");
-        audit::record(&state.db, e).await?;
+        audit_refused_sign_in(state, origin, None, Outcome::Failure, "unknown_account").await?;
         return Err(AccountError::BadCredentials);
     };
     let user_id: String = row.try_get("id")?;
@@ -258,18 +273,7 @@ pub async fn sign_in(
 
     if let Some(until) = locked_until.filter(|u| *u > now) {
         password::dummy_verify(password).await;
-        let e = on_user(
-            event(AuditAction::SignInFailed, Outcome::Denied, origin),
-            &user_id,
-        );
-        audit::record(
-            &state.db,
-            AuditEvent {
-                detail: Some("locked"),
-                ..e
-            },
-        )
-        .await?;
+        audit_refused_sign_in(state, origin, Some(&user_id), Outcome::Denied, "locked").await?;
         return Err(AccountError::RateLimited(Duration::from_millis(
             u64::try_from(until - now).unwrap_or(1),
         )));
@@ -293,37 +297,21 @@ pub async fn sign_in(
             .bind(&user_id)
             .execute(state.db.pool())
             .await?;
-        let e = on_user(
-            event(AuditAction::SignInFailed, Outcome::Failure, origin),
-            &user_id,
-        );
-        audit::record(
-            &state.db,
-            AuditEvent {
-                detail: Some("bad_password"),
-                ..e
-            },
+        audit_refused_sign_in(
+            state,
+            origin,
+            Some(&user_id),
+            Outcome::Failure,
+            "bad_password",
         )
         .await?;
         return Err(AccountError::BadCredentials);
     }
     if row.try_get::<String, _>("status")? != "active" {
-        let e = on_user(
-            event(AuditAction::SignInFailed, Outcome::Denied, origin),
-            &user_id,
-        );
-        audit::record(
-            &state.db,
-            AuditEvent {
-                detail: Some("disabled"),
-                ..e
-            },
-        )
-        .await?;
+        audit_refused_sign_in(state, origin, Some(&user_id), Outcome::Denied, "disabled").await?;
         return Err(AccountError::Disabled);
     }
-    if let Some(stored) = stored.as_deref().filter(|s| password::needs_rehash(s)) {
-        let _ = stored;
+    if stored.as_deref().is_some_and(password::needs_rehash) {
         let fresh = password::hash_password(password).await?;
         sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(fresh.as_str())
