@@ -38,6 +38,13 @@ impl FormErrors {
         }
     }
 
+    /// Marks one field with a message key (a check made in the browser).
+    pub fn set_field(&self, name: &str, key: &str) {
+        self.fields.update(|f| {
+            f.insert(name.to_owned(), key.to_owned());
+        });
+    }
+
     pub fn field(&self, name: &'static str) -> Signal<Option<String>> {
         let fields = self.fields;
         Signal::derive(move || fields.with(|f| f.get(name).cloned()))

@@ -157,9 +157,7 @@ pub fn SignInPage() -> impl IntoView {
         ev.prevent_default();
         errors.clear();
         if let Err(key) = validate::Email::parse(&email.get()) {
-            errors.fields.update(|f| {
-                f.insert("email".into(), key.into());
-            });
+            errors.set_field("email", key);
             return;
         }
         action.dispatch(SignIn {
@@ -234,9 +232,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
         ev.prevent_default();
         errors.clear();
         if let Err(key) = validate::Email::parse(&email.get()) {
-            errors.fields.update(|f| {
-                f.insert("email".into(), key.into());
-            });
+            errors.set_field("email", key);
             return;
         }
         action.dispatch(RequestReset { email: email.get() });
@@ -283,9 +279,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
         ev.prevent_default();
         errors.clear();
         if let Err(key) = validate::password_shape(&password.get()) {
-            errors.fields.update(|f| {
-                f.insert("password".into(), key.into());
-            });
+            errors.set_field("password", key);
             return;
         }
         let token = query.with(|q| q.get("token").unwrap_or_default());
@@ -410,9 +404,7 @@ fn ChangePassword() -> impl IntoView {
         errors.clear();
         done.set(false);
         if let Err(key) = validate::password_shape(&new.get()) {
-            errors.fields.update(|f| {
-                f.insert("new_password".into(), key.into());
-            });
+            errors.set_field("new_password", key);
             return;
         }
         action.dispatch(ChangePassword {

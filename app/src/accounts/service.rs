@@ -121,6 +121,24 @@ fn on_user(mut e: AuditEvent, user_id: &str) -> AuditEvent {
     e
 }
 
+/// Starts a session for `user_id` inside `tx` with the configured lifetime; returns its token.
+async fn new_session(
+    conn: &mut sqlx::AnyConnection,
+    state: &AppState,
+    user_id: &str,
+    mfa_pending: bool,
+    origin: Origin<'_>,
+) -> Result<String, AccountError> {
+    Ok(session::create(
+        conn,
+        user_id,
+        mfa_pending,
+        origin.user_agent,
+        state.config.session_absolute,
+    )
+    .await?)
+}
+
 /// Audits a refused sign-in attempt (`user_id` when the account is known).
 async fn audit_refused_sign_in(
     state: &AppState,
@@ -188,14 +206,7 @@ pub async fn sign_up(
     if inserted.rows_affected() == 0 {
         return Err(field("email", "email.taken"));
     }
-    let token = session::create(
-        &mut tx,
-        &user_id,
-        false,
-        origin.user_agent,
-        state.config.session_absolute,
-    )
-    .await?;
+    let token = new_session(&mut tx, state, &user_id, false, origin).await?;
     outbox::enqueue(
         &mut tx,
         OutgoingEmail {
@@ -331,14 +342,7 @@ pub async fn sign_in(
     if let Some(previous) = previous_session {
         session::revoke(&mut tx, &session::hash_token(previous)).await?;
     }
-    let token = session::create(
-        &mut tx,
-        &user_id,
-        mfa,
-        origin.user_agent,
-        state.config.session_absolute,
-    )
-    .await?;
+    let token = new_session(&mut tx, state, &user_id, mfa, origin).await?;
     let e = as_user(
         event(AuditAction::SignIn, Outcome::Success, origin),
         &user_id,
@@ -398,14 +402,7 @@ pub async fn complete_mfa(
         return Err(AccountError::BadCode);
     };
     session::revoke(&mut tx, &pending.session_hash).await?;
-    let token = session::create(
-        &mut tx,
-        &pending.user_id,
-        false,
-        origin.user_agent,
-        state.config.session_absolute,
-    )
-    .await?;
+    let token = new_session(&mut tx, state, &pending.user_id, false, origin).await?;
     let action = if method == "recovery_code" {
         AuditAction::RecoveryCodeUsed
     } else {
@@ -759,14 +756,7 @@ pub async fn change_password(
         .execute(&mut *tx)
         .await?;
     session::revoke_all(&mut tx, &user.user_id).await?;
-    let token = session::create(
-        &mut tx,
-        &user.user_id,
-        false,
-        origin.user_agent,
-        state.config.session_absolute,
-    )
-    .await?;
+    let token = new_session(&mut tx, state, &user.user_id, false, origin).await?;
     outbox::enqueue(
         &mut tx,
         OutgoingEmail {
@@ -895,14 +885,7 @@ pub async fn confirm_mfa(
             .await?;
     }
     session::revoke_all(&mut tx, &user.user_id).await?;
-    let token = session::create(
-        &mut tx,
-        &user.user_id,
-        false,
-        origin.user_agent,
-        state.config.session_absolute,
-    )
-    .await?;
+    let token = new_session(&mut tx, state, &user.user_id, false, origin).await?;
     audit::record_in(
         &mut tx,
         as_user(
