@@ -24,6 +24,8 @@ pub enum Access {
 }
 
 pub const ADMIN: Access = Access::Roles(&[Role::Admin]);
+pub const PATIENT: Access = Access::Roles(&[Role::Patient]);
+pub const DOCTOR: Access = Access::Roles(&[Role::Doctor]);
 
 /// Every server function's path and its rule.
 pub static RULES: &[(&str, Access)] = &[
@@ -45,6 +47,8 @@ pub static RULES: &[(&str, Access)] = &[
     ("/api/admin/create_user", ADMIN),
     ("/api/admin/set_user_active", ADMIN),
     ("/api/admin/audit_log", ADMIN),
+    ("/api/profile/get", PATIENT),
+    ("/api/profile/save", PATIENT),
 ];
 
 /// The rule for a server function's path; `None` means "not in the table": refuse.

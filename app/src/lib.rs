@@ -24,6 +24,7 @@ pub mod not_found;
 pub mod notifications;
 #[cfg(feature = "ssr")]
 pub mod platform;
+pub mod profile;
 pub mod public_config;
 pub mod triage;
 
@@ -76,6 +77,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/forgot-password") view=accounts::pages::ForgotPasswordPage />
                     <Route path=path!("/reset-password") view=accounts::pages::ResetPasswordPage />
                     <Route path=path!("/account") view=accounts::pages::AccountPage />
+                    <Route path=path!("/profile") view=profile::pages::ProfilePage />
                     <Route path=path!("/admin/users") view=admin::UsersPage />
                     <Route path=path!("/admin/audit") view=admin::AuditPage />
                 </Routes>

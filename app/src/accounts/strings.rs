@@ -337,14 +337,20 @@ static MESSAGES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Every feature's message table (key, English, Swahili). Keys are unique across all of them.
+static TABLES: &[&[(&str, &str, &str)]] = &[MESSAGES, crate::profile::strings::MESSAGES];
+
+fn all_messages() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
+    TABLES.iter().flat_map(|table| table.iter())
+}
+
 /// The text for a message key in `locale`.
 pub fn message(locale: Locale, key: &str) -> &'static str {
     let pick = |(_, en, sw): &(&str, &'static str, &'static str)| match locale {
         Locale::En => *en,
         Locale::Sw => *sw,
     };
-    MESSAGES
-        .iter()
+    all_messages()
         .find(|(k, _, _)| *k == key)
         .or_else(|| MESSAGES.iter().find(|(k, _, _)| *k == "error.generic"))
         .map_or("Something went wrong.", pick)
@@ -383,8 +389,8 @@ mod tests {
 
     #[test]
     fn every_key_is_translated_and_unique() {
-        let mut keys: Vec<_> = MESSAGES.iter().map(|(k, _, _)| *k).collect();
-        for (key, en, sw) in MESSAGES {
+        let mut keys: Vec<_> = all_messages().map(|(k, _, _)| *k).collect();
+        for (key, en, sw) in all_messages() {
             assert!(!en.is_empty() && !sw.is_empty(), "{key}");
             assert_ne!(en, sw, "{key} is not translated");
         }

@@ -91,6 +91,10 @@ pub enum AuditAction {
     UserEnabled,
     SessionRejected,
     RateLimited,
+    ProfileRead,
+    ProfileUpdated,
+    ConversationRead,
+    ConversationMessage,
 }
 
 impl AuditAction {
@@ -114,6 +118,10 @@ impl AuditAction {
         AuditAction::UserEnabled,
         AuditAction::SessionRejected,
         AuditAction::RateLimited,
+        AuditAction::ProfileRead,
+        AuditAction::ProfileUpdated,
+        AuditAction::ConversationRead,
+        AuditAction::ConversationMessage,
     ];
 
     /// The stored code. Never change one: stored hashes cover it.
@@ -137,6 +145,10 @@ impl AuditAction {
             AuditAction::UserEnabled => "user_enabled",
             AuditAction::SessionRejected => "session_rejected",
             AuditAction::RateLimited => "rate_limited",
+            AuditAction::ProfileRead => "profile_read",
+            AuditAction::ProfileUpdated => "profile_updated",
+            AuditAction::ConversationRead => "conversation_read",
+            AuditAction::ConversationMessage => "conversation_message",
         }
     }
 

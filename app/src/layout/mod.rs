@@ -100,3 +100,27 @@ pub fn LanguageSwitch() -> impl IntoView {
         </nav>
     }
 }
+
+/// Renders `children` for a signed-in user; anyone else is sent to the sign-in page (a
+/// redirect when rendered on the server, a navigation in the browser).
+#[component]
+pub fn SignedIn(children: ChildrenFn) -> impl IntoView {
+    let me = crate::accounts::pages::use_me();
+    let children = StoredValue::new(children);
+    view! {
+        <Suspense fallback=|| ()>
+            {move || {
+                me.get()
+                    .map(|me| match me {
+                        Ok(Some(_)) => children.with_value(|c| c()).into_any(),
+                        _ => {
+                            #[cfg(feature = "ssr")]
+                            leptos_axum::redirect("/sign-in");
+                            crate::forms::go_to("/sign-in");
+                            ().into_any()
+                        }
+                    })
+            }}
+        </Suspense>
+    }
+}
