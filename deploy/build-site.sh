@@ -9,6 +9,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/dev/lib.sh"
 MODE="debug"
 [ "${1:-}" = "--release" ] && MODE="release"
 SITE="${LEPTOS_SITE_ROOT:-$ROOT/target/site}"
+# Cargo's output folder (a shared one when CARGO_TARGET_DIR says so).
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 PKG="$SITE/pkg"
 WASM_PROFILE="dev"; WASM_DIR="debug"; SERVER_FLAGS=()
 if [ "$MODE" = "release" ]; then
@@ -19,7 +21,7 @@ step "building the browser bundle ($MODE)"
 cargo build -p tabibu-frontend --lib --target wasm32-unknown-unknown --profile "$WASM_PROFILE"
 rm -rf "$PKG.new" && mkdir -p "$PKG.new"
 wasm-bindgen --target web --no-typescript --out-dir "$PKG.new" --out-name tabibu \
-  "$ROOT/target/wasm32-unknown-unknown/$WASM_DIR/tabibu_frontend.wasm"
+  "$TARGET_DIR/wasm32-unknown-unknown/$WASM_DIR/tabibu_frontend.wasm"
 if [ "$MODE" = "release" ]; then
   ensure_wasm_opt
   wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \

@@ -2,9 +2,8 @@
 // server, started here on its own port with a fresh SQLite database. If that port is taken the
 // run fails instead of testing whatever is listening there.
 import { defineConfig } from '@playwright/test';
-import * as path from 'path';
 
-import { port, root, serverEnv } from './tests/env';
+import { port, serverEnv, tabibuBinary } from './tests/env';
 
 export const chromiumArgs = [
   '--headless=new',
@@ -42,7 +41,7 @@ export default defineConfig({
     { name: 'phone', use: { viewport: { width: 360, height: 740 }, hasTouch: true } },
   ],
   webServer: {
-    command: `rm -rf "${serverEnv.TABIBU_E2E_DATA}" && "${path.join(root, 'target', 'debug', 'tabibu')}" serve`,
+    command: `rm -rf "${serverEnv.TABIBU_E2E_DATA}" && "${tabibuBinary}" serve`,
     cwd: root,
     url: `http://127.0.0.1:${port}/health`,
     reuseExistingServer: false,

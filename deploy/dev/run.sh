@@ -8,4 +8,4 @@ ensure_rust
 ensure_wasm_bindgen
 "$ROOT/deploy/build-site.sh"
 step "starting Tabibu on http://${LEPTOS_SITE_ADDR:-127.0.0.1:3000}"
-exec "$ROOT/target/debug/tabibu" serve
+exec "${CARGO_TARGET_DIR:-$ROOT/target}/debug/tabibu" serve

@@ -18,4 +18,6 @@ export const serverEnv: Record<string, string> = {
   TABIBU_SIGN_IN_ATTEMPTS_PER_MINUTE: '100',
 };
 
-export const tabibuBinary = path.join(root, 'target', 'debug', 'tabibu');
+// Cargo's output folder: `target/`, or a shared one named by CARGO_TARGET_DIR.
+const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(root, 'target');
+export const tabibuBinary = path.join(targetDir, 'debug', 'tabibu');
