@@ -3,7 +3,7 @@
 // run fails instead of testing whatever is listening there.
 import { defineConfig } from '@playwright/test';
 
-import { port, serverEnv, tabibuBinary } from './tests/env';
+import { port, root, serverEnv, tabibuBinary } from './tests/env';
 
 export const chromiumArgs = [
   '--headless=new',
