@@ -27,9 +27,9 @@ pub async fn save_profile(
     conditions: String,
     phone: String,
 ) -> Result<HealthProfile, AppError> {
+    use super::validate::{ProfileForm, profile};
     use crate::access::{self, PATIENT};
     use crate::platform::{app_state, internal_error, reject};
-    use super::validate::{ProfileForm, profile};
     let user = access::require(PATIENT)?;
     let state = app_state()?;
     let form = ProfileForm {

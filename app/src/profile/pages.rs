@@ -114,9 +114,11 @@ fn ProfileForm(profile: HealthProfile) -> impl IntoView {
             phone: phone.get(),
         });
     };
-    let choice = move |value: &'static str, label: fn(&'static super::strings::ProfileText) -> &'static str| {
-        view! { <option value=value>{move || label(t())}</option> }
-    };
+    let choice =
+        move |value: &'static str,
+              label: fn(&'static super::strings::ProfileText) -> &'static str| {
+            view! { <option value=value>{move || label(t())}</option> }
+        };
     view! {
         <form method="post" action="/api/profile/save" on:submit=submit novalidate data-testid="profile-form">
             <FormError errors />

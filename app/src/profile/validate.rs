@@ -122,7 +122,10 @@ pub struct ProfileForm<'a> {
 }
 
 /// Checks the whole form; on success the profile to store (without `updated_at`).
-pub fn profile(form: &ProfileForm<'_>, today: (i32, u32, u32)) -> Result<HealthProfile, FieldErrors> {
+pub fn profile(
+    form: &ProfileForm<'_>,
+    today: (i32, u32, u32),
+) -> Result<HealthProfile, FieldErrors> {
     let mut errors = FieldErrors::new();
     let mut fail = |field: &str, key: &str| {
         errors.insert(field.to_owned(), key.to_owned());
@@ -278,9 +281,23 @@ mod tests {
         assert_eq!(ctx.pregnant, Some(true));
         assert_eq!(ctx.sex, Some(tabibu_ai::Sex::Female));
 
-        let male = profile(&ProfileForm { sex: "male", ..form.clone() }, TODAY).unwrap();
+        let male = profile(
+            &ProfileForm {
+                sex: "male",
+                ..form.clone()
+            },
+            TODAY,
+        )
+        .unwrap();
         assert_eq!(male.pregnant, None);
-        let older = profile(&ProfileForm { date_of_birth: "1950-01-01", ..form }, TODAY).unwrap();
+        let older = profile(
+            &ProfileForm {
+                date_of_birth: "1950-01-01",
+                ..form
+            },
+            TODAY,
+        )
+        .unwrap();
         assert_eq!(older.pregnant, None);
     }
 
@@ -295,10 +312,22 @@ mod tests {
             ..ProfileForm::default()
         };
         let errors = profile(&form, TODAY).unwrap_err();
-        assert_eq!(errors.get("date_of_birth").map(String::as_str), Some("dob.future"));
+        assert_eq!(
+            errors.get("date_of_birth").map(String::as_str),
+            Some("dob.future")
+        );
         assert_eq!(errors.get("sex").map(String::as_str), Some("sex.invalid"));
-        assert_eq!(errors.get("pregnant").map(String::as_str), Some("pregnant.invalid"));
-        assert_eq!(errors.get("allergies").map(String::as_str), Some("list.item_too_long"));
-        assert_eq!(errors.get("phone").map(String::as_str), Some("phone.invalid"));
+        assert_eq!(
+            errors.get("pregnant").map(String::as_str),
+            Some("pregnant.invalid")
+        );
+        assert_eq!(
+            errors.get("allergies").map(String::as_str),
+            Some("list.item_too_long")
+        );
+        assert_eq!(
+            errors.get("phone").map(String::as_str),
+            Some("phone.invalid")
+        );
     }
 }
