@@ -49,11 +49,43 @@ pub static RULES: &[(&str, Access)] = &[
     ("/api/admin/audit_log", ADMIN),
     ("/api/profile/get", PATIENT),
     ("/api/profile/save", PATIENT),
+    ("/api/records/timeline", PATIENT),
+    ("/api/records/delete_account", PATIENT),
 ];
+
+/// Every plain HTTP endpoint under `/api/` that is not a server function (file uploads and
+/// downloads, event streams, machine callbacks): its method, its path, and its rule. A `{id}`
+/// segment stands for any one path segment. The auth middleware applies these exactly like
+/// [`RULES`]; handlers check the caller again and own the ownership checks.
+pub static ENDPOINTS: &[(&str, &str, Access)] = &[("GET", "/api/records/fhir", PATIENT)];
 
 /// The rule for a server function's path; `None` means "not in the table": refuse.
 pub fn rule_for(path: &str) -> Option<Access> {
     RULES.iter().find(|(p, _)| *p == path).map(|(_, a)| *a)
+}
+
+/// The rule for a request to `path` with `method`: a server function's, or an endpoint's.
+pub fn rule_for_request(method: &str, path: &str) -> Option<Access> {
+    rule_for(path).or_else(|| {
+        ENDPOINTS
+            .iter()
+            .find(|(m, pattern, _)| *m == method && path_matches(pattern, path))
+            .map(|(_, _, a)| *a)
+    })
+}
+
+/// Whether `path` fits `pattern`, where a `{…}` segment matches any one non-empty segment.
+fn path_matches(pattern: &str, path: &str) -> bool {
+    let mut want = pattern.split('/');
+    let mut got = path.split('/');
+    loop {
+        match (want.next(), got.next()) {
+            (None, None) => return true,
+            (Some(w), Some(g)) if w.starts_with('{') && w.ends_with('}') && !g.is_empty() => {}
+            (Some(w), Some(g)) if w == g => {}
+            _ => return false,
+        }
+    }
 }
 
 /// Whether `auth` satisfies `access`; the refusal says why (401 or 403).
@@ -132,6 +164,16 @@ mod tests {
             Err(AppError::Forbidden)
         );
         assert_eq!(check(Access::Public, None), Ok(()));
+    }
+
+    #[test]
+    fn endpoint_patterns_match_one_segment_per_placeholder() {
+        assert!(path_matches("/api/a/{id}/b", "/api/a/42/b"));
+        assert!(!path_matches("/api/a/{id}/b", "/api/a//b"));
+        assert!(!path_matches("/api/a/{id}/b", "/api/a/42/b/c"));
+        assert!(!path_matches("/api/a/{id}", "/api/a"));
+        assert_eq!(rule_for_request("GET", "/api/records/fhir"), Some(PATIENT));
+        assert_eq!(rule_for_request("POST", "/api/records/fhir"), None);
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod notifications;
 pub mod platform;
 pub mod profile;
 pub mod public_config;
+pub mod records;
 pub mod triage;
 
 use i18n::provide_locale;
@@ -78,6 +79,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/reset-password") view=accounts::pages::ResetPasswordPage />
                     <Route path=path!("/account") view=accounts::pages::AccountPage />
                     <Route path=path!("/profile") view=profile::pages::ProfilePage />
+                    <Route path=path!("/my-data") view=records::pages::MyDataPage />
                     <Route path=path!("/admin/users") view=admin::UsersPage />
                     <Route path=path!("/admin/audit") view=admin::AuditPage />
                 </Routes>

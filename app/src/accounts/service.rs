@@ -780,7 +780,7 @@ pub async fn change_password(
     Ok(token)
 }
 
-async fn verify_own_password(
+pub(crate) async fn verify_own_password(
     state: &AppState,
     user: &AuthUser,
     given: &SecretString,

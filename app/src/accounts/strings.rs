@@ -338,7 +338,11 @@ static MESSAGES: &[(&str, &str, &str)] = &[
 ];
 
 /// Every feature's message table (key, English, Swahili). Keys are unique across all of them.
-static TABLES: &[&[(&str, &str, &str)]] = &[MESSAGES, crate::profile::strings::MESSAGES];
+static TABLES: &[&[(&str, &str, &str)]] = &[
+    MESSAGES,
+    crate::profile::strings::MESSAGES,
+    crate::records::strings::MESSAGES,
+];
 
 fn all_messages() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
     TABLES.iter().flat_map(|table| table.iter())

@@ -95,6 +95,9 @@ pub enum AuditAction {
     ProfileUpdated,
     ConversationRead,
     ConversationMessage,
+    RecordExported,
+    TimelineRead,
+    AccountDeleted,
 }
 
 impl AuditAction {
@@ -122,6 +125,9 @@ impl AuditAction {
         AuditAction::ProfileUpdated,
         AuditAction::ConversationRead,
         AuditAction::ConversationMessage,
+        AuditAction::RecordExported,
+        AuditAction::TimelineRead,
+        AuditAction::AccountDeleted,
     ];
 
     /// The stored code. Never change one: stored hashes cover it.
@@ -149,6 +155,9 @@ impl AuditAction {
             AuditAction::ProfileUpdated => "profile_updated",
             AuditAction::ConversationRead => "conversation_read",
             AuditAction::ConversationMessage => "conversation_message",
+            AuditAction::RecordExported => "record_exported",
+            AuditAction::TimelineRead => "timeline_read",
+            AuditAction::AccountDeleted => "account_deleted",
         }
     }
 

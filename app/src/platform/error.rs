@@ -56,3 +56,44 @@ pub fn reject(err: AppError) -> AppError {
     }
     err
 }
+
+/// The JSON answer for `err` outside a server function (refusals in middleware, plain
+/// endpoints): the same body and status a server function's own `AppError` would give.
+pub fn error_response(err: &AppError) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use http::{HeaderValue, StatusCode, header};
+    let status =
+        StatusCode::from_u16(err.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_string(err).unwrap_or_else(|_| "{}".into());
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let AppError::RateLimited { retry_after_secs } = err
+        && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// Logs `cause` for a plain endpoint (no Leptos context) with the request's id, and returns
+/// the 500 answer that carries only that id.
+pub fn endpoint_internal_error(
+    operation: &'static str,
+    cause: &dyn std::error::Error,
+    headers: &http::HeaderMap,
+) -> axum::response::Response {
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    tracing::error!(
+        request_id = request_id.as_deref().unwrap_or("-"),
+        operation,
+        cause = %ErrorChain(cause),
+        "request failed"
+    );
+    error_response(&AppError::Internal { request_id })
+}

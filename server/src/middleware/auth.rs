@@ -8,9 +8,9 @@
 //! server function's own `AppError` would.
 
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tabibu_app::access;
 use tabibu_app::accounts::session::{self, RequestAuth};
 use tabibu_app::audit::{self, AuditAction, AuditEvent, Outcome};
@@ -69,7 +69,7 @@ pub async fn authenticate(
         .strip_prefix("/api/")
         .map(|p| format!("/api/{p}"))
     {
-        let Some(rule) = access::rule_for(&path) else {
+        let Some(rule) = access::rule_for_request(request.method().as_str(), &path) else {
             tracing::warn!(route = %path, "server function without an access rule refused");
             return error_response(&AppError::Forbidden);
         };
@@ -95,20 +95,4 @@ fn forget_cookie(response: &mut Response, secure: bool) {
     }
 }
 
-/// The JSON a refused server function call answers with.
-pub fn error_response(err: &AppError) -> Response {
-    let status =
-        StatusCode::from_u16(err.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = serde_json::to_string(err).unwrap_or_else(|_| "{}".into());
-    let mut response = (status, body).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    if let AppError::RateLimited { retry_after_secs } = err
-        && let Ok(value) = header::HeaderValue::from_str(&retry_after_secs.to_string())
-    {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
-}
+pub use tabibu_app::platform::error::error_response;
