@@ -51,6 +51,9 @@ impl Phone {
                     Ok(Phone {
                         e164: format!("+254{rest}"),
                     })
+                } else if rest.len() < 9 {
+                    // Too short to be any phone number: a typo, not a landline.
+                    Err("phone.invalid")
                 } else {
                     Err("phone.invalid_kenyan")
                 }
