@@ -149,7 +149,7 @@ pub async fn timeline(
             detail: None,
         });
     }
-    items.sort_by(|a, b| b.at_ms.cmp(&a.at_ms));
+    items.sort_by_key(|item| std::cmp::Reverse(item.at_ms));
     items.truncate(usize::try_from(TIMELINE_LIMIT).unwrap_or(usize::MAX));
     audit::record(&state.db, audited(AuditAction::TimelineRead, user)).await?;
     Ok(items)
