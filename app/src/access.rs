@@ -26,6 +26,8 @@ pub enum Access {
 pub const ADMIN: Access = Access::Roles(&[Role::Admin]);
 pub const PATIENT: Access = Access::Roles(&[Role::Patient]);
 pub const DOCTOR: Access = Access::Roles(&[Role::Doctor]);
+pub const PATIENT_OR_DOCTOR: Access = Access::Roles(&[Role::Patient, Role::Doctor]);
+pub const DOCTOR_OR_ADMIN: Access = Access::Roles(&[Role::Doctor, Role::Admin]);
 
 /// Every server function's path and its rule.
 pub static RULES: &[(&str, Access)] = &[
@@ -51,13 +53,25 @@ pub static RULES: &[(&str, Access)] = &[
     ("/api/profile/save", PATIENT),
     ("/api/records/timeline", PATIENT),
     ("/api/records/delete_account", PATIENT),
+    ("/api/consultations/request", PATIENT),
+    ("/api/consultations/list", PATIENT),
+    ("/api/consultations/detail", PATIENT),
+    ("/api/consultations/send", PATIENT_OR_DOCTOR),
+    ("/api/consultations/queue", DOCTOR),
+    ("/api/consultations/claim", DOCTOR),
+    ("/api/consultations/release", DOCTOR_OR_ADMIN),
+    ("/api/consultations/case", DOCTOR),
+    ("/api/consultations/close", DOCTOR),
 ];
 
 /// Every plain HTTP endpoint under `/api/` that is not a server function (file uploads and
 /// downloads, event streams, machine callbacks): its method, its path, and its rule. A `{id}`
 /// segment stands for any one path segment. The auth middleware applies these exactly like
 /// [`RULES`]; handlers check the caller again and own the ownership checks.
-pub static ENDPOINTS: &[(&str, &str, Access)] = &[("GET", "/api/records/fhir", PATIENT)];
+pub static ENDPOINTS: &[(&str, &str, Access)] = &[
+    ("GET", "/api/records/fhir", PATIENT),
+    ("GET", "/api/events", Access::SignedIn),
+];
 
 /// The rule for a server function's path; `None` means "not in the table": refuse.
 pub fn rule_for(path: &str) -> Option<Access> {

@@ -14,7 +14,9 @@ pub mod accounts;
 pub mod admin;
 #[cfg(feature = "ssr")]
 pub mod audit;
+pub mod consultations;
 pub mod error;
+pub mod events;
 pub mod forms;
 pub mod i18n;
 pub mod landing;
@@ -80,6 +82,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/account") view=accounts::pages::AccountPage />
                     <Route path=path!("/profile") view=profile::pages::ProfilePage />
                     <Route path=path!("/my-data") view=records::pages::MyDataPage />
+                    <Route path=path!("/consultations") view=consultations::pages::ConsultationsPage />
+                    <Route path=path!("/consultations/new") view=consultations::pages::NewConsultationPage />
+                    <Route path=path!("/consultations/:id") view=consultations::pages::ConsultationPage />
                     <Route path=path!("/admin/users") view=admin::UsersPage />
                     <Route path=path!("/admin/audit") view=admin::AuditPage />
                 </Routes>

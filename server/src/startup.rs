@@ -73,7 +73,11 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         .site_pkg_dir("pkg")
         .site_addr(config.site_addr)
         .build();
+    let events = tabibu_app::events::hub::EventHub::start(db.clone())
+        .await
+        .map_err(|e| StartupError::Database(e.into()))?;
     Ok(AppState {
+        events,
         config: Arc::new(config),
         db,
         leptos_options,
@@ -95,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/api/records/fhir", get(tabibu_app::records::http::download))
+        .route("/api/events", get(tabibu_app::events::http::stream))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

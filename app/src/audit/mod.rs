@@ -98,6 +98,13 @@ pub enum AuditAction {
     RecordExported,
     TimelineRead,
     AccountDeleted,
+    ConsultationRequested,
+    ConsultationRead,
+    ConsultationMessage,
+    CaseViewed,
+    CaseClaimed,
+    CaseReleased,
+    CaseClosed,
 }
 
 impl AuditAction {
@@ -128,6 +135,13 @@ impl AuditAction {
         AuditAction::RecordExported,
         AuditAction::TimelineRead,
         AuditAction::AccountDeleted,
+        AuditAction::ConsultationRequested,
+        AuditAction::ConsultationRead,
+        AuditAction::ConsultationMessage,
+        AuditAction::CaseViewed,
+        AuditAction::CaseClaimed,
+        AuditAction::CaseReleased,
+        AuditAction::CaseClosed,
     ];
 
     /// The stored code. Never change one: stored hashes cover it.
@@ -158,6 +172,13 @@ impl AuditAction {
             AuditAction::RecordExported => "record_exported",
             AuditAction::TimelineRead => "timeline_read",
             AuditAction::AccountDeleted => "account_deleted",
+            AuditAction::ConsultationRequested => "consultation_requested",
+            AuditAction::ConsultationRead => "consultation_read",
+            AuditAction::ConsultationMessage => "consultation_message",
+            AuditAction::CaseViewed => "case_viewed",
+            AuditAction::CaseClaimed => "case_claimed",
+            AuditAction::CaseReleased => "case_released",
+            AuditAction::CaseClosed => "case_closed",
         }
     }
 

@@ -24,6 +24,8 @@ pub struct AppState {
     /// The external model, when one is configured (`TABIBU_AI_PROVIDER`); used only for
     /// patients who consented, and never to lower the engine's level.
     pub ai_provider: Option<AiProvider>,
+    /// Live events: written with the changes they describe, fanned out to open streams.
+    pub events: Arc<crate::events::hub::EventHub>,
 }
 
 /// A configured model provider, shared by every request.

@@ -163,16 +163,16 @@ impl Drop for TestApp {
                     .build();
                 if let Ok(rt) = rt {
                     // Bounded: a slow server must not hang the test run.
-                    let _ = rt.block_on(tokio::time::timeout(
-                        std::time::Duration::from_secs(10),
-                        async move {
+                    let _ = rt.block_on(async move {
+                        tokio::time::timeout(std::time::Duration::from_secs(10), async move {
                             if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
                                 let sql =
                                     format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
                                 let _ = sqlx::query(&sql).execute(&mut conn).await;
                             }
-                        },
-                    ));
+                        })
+                        .await
+                    });
                 }
             })
             .join()
@@ -185,6 +185,19 @@ pub fn postgres_admin_url() -> String {
     std::env::var("TABIBU_TEST_POSTGRES_URL").unwrap_or_else(|_| {
         let user = std::env::var("USER").unwrap_or_else(|_| "postgres".into());
         format!("postgres://{user}@127.0.0.1:5432/test")
+    })
+}
+
+/// The runtime every test server of this test binary runs on.
+pub fn server_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("test-server")
+            .enable_all()
+            .build()
+            .expect("the test server runtime starts")
     })
 }
 
@@ -248,21 +261,31 @@ pub async fn spawn_app_with(backend: Backend, vars: &[(&str, &str)]) -> Option<T
     }
     let config = Config::from_lookup(|k| map.get(k).cloned()).expect("test config is valid");
 
-    let state = tabibu_server::build_state(config)
+    // The server runs on one runtime shared by every test in the binary, not on the test's
+    // own: Leptos spawns render tasks on whichever runtime the waking thread belongs to, and
+    // a task that lands on another test's runtime dies with it, leaving a page unanswered.
+    // A single long-lived runtime, like the one production has, cannot lose them.
+    let (state, addr, stop) = server_runtime()
+        .spawn(async move {
+            let state = tabibu_server::build_state(config)
+                .await
+                .expect("the app starts");
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let (stop, stopped) = oneshot::channel::<()>();
+            let app = tabibu_server::router(state.clone());
+            tokio::spawn(tabibu_server::serve(
+                listener,
+                app,
+                async move {
+                    let _ = stopped.await;
+                },
+                std::time::Duration::from_secs(2),
+            ));
+            (state, addr, stop)
+        })
         .await
-        .expect("the app starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let app = tabibu_server::router(state.clone());
-    tokio::spawn(tabibu_server::serve(
-        listener,
-        app,
-        async move {
-            let _ = stopped.await;
-        },
-        std::time::Duration::from_secs(2),
-    ));
+        .expect("the server task starts");
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -1,0 +1,156 @@
+//! The consultations' server functions. Patients request, read and write in their own
+//! consultations; doctors read the queue, claim, read and write in the cases they hold, and
+//! close them. Roles are checked here (and by the access table before); ownership in the
+//! service.
+
+use super::types::{CaseDetail, ConsultationDetail, ConsultationSummary, QueueItem};
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// Opens a consultation, from an assistant conversation or from the note alone; returns its
+/// id. `request_key` (made by the page) makes a double submit one consultation.
+#[server(prefix = "/api", endpoint = "consultations/request")]
+pub async fn request_consultation(
+    conversation_id: Option<String>,
+    note: String,
+    request_key: String,
+) -> Result<String, AppError> {
+    use super::{service, validate};
+    use crate::access::{self, PATIENT};
+    use crate::platform::{app_state, reject};
+    let user = access::require(PATIENT)?;
+    let state = app_state()?;
+    let conversation_id = conversation_id
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| validate::id(&c))
+        .transpose()
+        .map_err(reject)?;
+    let note = validate::text("note", &note, conversation_id.is_none()).map_err(reject)?;
+    let request_key = validate::client_key("request_key", &request_key).map_err(reject)?;
+    let new = service::NewConsultation {
+        conversation_id,
+        note,
+        request_key,
+    };
+    service::request(&state, &user, new)
+        .await
+        .map_err(|e| e.into_app_error("consultations.request"))
+}
+
+/// The caller's consultations, newest first.
+#[server(prefix = "/api", endpoint = "consultations/list")]
+pub async fn my_consultations() -> Result<Vec<ConsultationSummary>, AppError> {
+    use crate::access::{self, PATIENT};
+    use crate::platform::app_state;
+    let user = access::require(PATIENT)?;
+    let state = app_state()?;
+    super::service::list_own(&state, &user)
+        .await
+        .map_err(|e| e.into_app_error("consultations.list"))
+}
+
+/// One of the caller's consultations with its thread.
+#[server(prefix = "/api", endpoint = "consultations/detail")]
+pub async fn consultation(id: String) -> Result<ConsultationDetail, AppError> {
+    use crate::access::{self, PATIENT};
+    use crate::platform::{app_state, reject};
+    let user = access::require(PATIENT)?;
+    let state = app_state()?;
+    let id = super::validate::id(&id).map_err(reject)?;
+    super::service::detail(&state, &user, &id)
+        .await
+        .map_err(|e| e.into_app_error("consultations.detail"))
+}
+
+/// Writes a message in a consultation the caller takes part in (its patient, or the doctor
+/// holding it). `client_key` makes a resent message one message.
+#[server(prefix = "/api", endpoint = "consultations/send")]
+pub async fn send_message(id: String, body: String, client_key: String) -> Result<(), AppError> {
+    use super::validate;
+    use crate::access;
+    use crate::platform::{app_state, reject};
+    let user = access::require(access::PATIENT_OR_DOCTOR)?;
+    let state = app_state()?;
+    let id = validate::id(&id).map_err(reject)?;
+    let body = validate::text("body", &body, true).map_err(reject)?;
+    let client_key = validate::client_key("client_key", &client_key).map_err(reject)?;
+    super::service::post_message(&state, &user, &id, &body, &client_key)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.into_app_error("consultations.send"))
+}
+
+/// The doctors' queue: every open consultation, most urgent and longest waiting first.
+#[server(prefix = "/api", endpoint = "consultations/queue")]
+pub async fn queue() -> Result<Vec<QueueItem>, AppError> {
+    use crate::access::{self, DOCTOR};
+    use crate::platform::app_state;
+    let user = access::require(DOCTOR)?;
+    let state = app_state()?;
+    super::service::queue(&state, &user)
+        .await
+        .map_err(|e| e.into_app_error("consultations.queue"))
+}
+
+/// Claims a waiting consultation for the calling doctor; a 409 tells the slower of two.
+#[server(prefix = "/api", endpoint = "consultations/claim")]
+pub async fn claim(id: String) -> Result<(), AppError> {
+    use crate::access::{self, DOCTOR};
+    use crate::platform::{app_state, reject};
+    let user = access::require(DOCTOR)?;
+    let state = app_state()?;
+    let id = super::validate::id(&id).map_err(reject)?;
+    super::service::claim(&state, &user, &id)
+        .await
+        .map_err(|e| e.into_app_error("consultations.claim"))
+}
+
+/// Puts a claimed consultation back in the queue (its doctor, or an admin for a stale claim).
+#[server(prefix = "/api", endpoint = "consultations/release")]
+pub async fn release(id: String) -> Result<(), AppError> {
+    use crate::access;
+    use crate::platform::{app_state, reject};
+    let user = access::require(access::DOCTOR_OR_ADMIN)?;
+    let state = app_state()?;
+    let id = super::validate::id(&id).map_err(reject)?;
+    super::service::release(&state, &user, &id)
+        .await
+        .map_err(|e| e.into_app_error("consultations.release"))
+}
+
+/// The whole case, for the doctor holding it.
+#[server(prefix = "/api", endpoint = "consultations/case")]
+pub async fn case(id: String) -> Result<CaseDetail, AppError> {
+    use crate::access::{self, DOCTOR};
+    use crate::platform::{app_state, reject};
+    let user = access::require(DOCTOR)?;
+    let state = app_state()?;
+    let id = super::validate::id(&id).map_err(reject)?;
+    super::service::case_for_doctor(&state, &user, &id)
+        .await
+        .map_err(|e| e.into_app_error("consultations.case"))
+}
+
+/// Closes the calling doctor's consultation with an outcome, a final level and advice.
+#[server(prefix = "/api", endpoint = "consultations/close")]
+pub async fn close(
+    id: String,
+    outcome: String,
+    final_level: String,
+    advice: String,
+) -> Result<(), AppError> {
+    use super::validate;
+    use crate::access::{self, DOCTOR};
+    use crate::platform::{app_state, reject};
+    let user = access::require(DOCTOR)?;
+    let state = app_state()?;
+    let id = validate::id(&id).map_err(reject)?;
+    let closing = super::service::CloseCase {
+        outcome: validate::text("outcome", &outcome, true).map_err(reject)?,
+        final_level: validate::level("final_level", &final_level).map_err(reject)?,
+        advice: validate::text("advice", &advice, false).map_err(reject)?,
+    };
+    super::service::close(&state, &user, &id, closing)
+        .await
+        .map_err(|e| e.into_app_error("consultations.close"))
+}

@@ -1,0 +1,333 @@
+//! Consultations through the real server: a patient asks, the case enters the doctors' queue
+//! by urgency, one of two racing doctors wins the claim, messages go both ways with read
+//! receipts, the doctor closes it, and every change reaches the right people's live event
+//! streams (and nobody else's), including after a reconnect. Every refusal is checked.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use futures_util::StreamExt;
+use sqlx::Row;
+use std::time::Duration;
+use tabibu_app::accounts::types::Role;
+use tabibu_app::audit::{self, AuditFilter};
+
+const PASSWORD: &str = "correct horse battery staple";
+const CHEST_PAIN: &str = "Crushing chest pain spreading to my left arm, sweating and short of \
+     breath for the last 30 minutes";
+const MILD_COLD: &str = "I have had a runny nose and a mild sore throat for two days, no fever";
+
+async fn doctor(app: &support::TestApp, email: &str, name: &str) -> String {
+    app.create_staff(email, PASSWORD, Role::Doctor).await;
+    sqlx::query("UPDATE users SET name = $1 WHERE email = $2")
+        .bind(name)
+        .bind(email)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    let reply = app
+        .call(
+            "/api/accounts/sign_in",
+            &[("email", email), ("password", PASSWORD)],
+            None,
+        )
+        .await;
+    reply.session.expect("the doctor signs in")
+}
+
+async fn request(app: &support::TestApp, session: &str, note: &str, key: &str) -> String {
+    let reply = app
+        .call(
+            "/api/consultations/request",
+            &[("note", note), ("request_key", key)],
+            Some(session),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    reply.json.as_str().unwrap().to_owned()
+}
+
+async fn send(app: &support::TestApp, session: &str, id: &str, body: &str, key: &str) -> u16 {
+    app.call(
+        "/api/consultations/send",
+        &[("id", id), ("body", body), ("client_key", key)],
+        Some(session),
+    )
+    .await
+    .status
+}
+
+/// An open event stream, read line by line.
+struct Events {
+    lines: std::pin::Pin<Box<dyn futures_util::Stream<Item = String> + Send>>,
+}
+
+impl Events {
+    async fn open(app: &support::TestApp, session: &str, last_id: Option<i64>) -> Events {
+        let mut request = app
+            .client
+            .get(app.url("/api/events"))
+            .header("cookie", format!("tabibu_session={session}"));
+        if let Some(id) = last_id {
+            request = request.header("last-event-id", id.to_string());
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        let mut buffer = String::new();
+        let lines = response
+            .bytes_stream()
+            .map(move |chunk| {
+                buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+                let mut out = Vec::new();
+                while let Some(end) = buffer.find('\n') {
+                    out.push(buffer[..end].to_owned());
+                    buffer.drain(..=end);
+                }
+                futures_util::stream::iter(out)
+            })
+            .flatten();
+        Events {
+            lines: Box::pin(lines),
+        }
+    }
+
+    /// The next event's (id, kind, consultation id), waiting at most `within`.
+    async fn next(&mut self, within: Duration) -> Option<(i64, String, String)> {
+        let read = async {
+            let (mut id, mut kind) = (None, None);
+            while let Some(line) = self.lines.next().await {
+                if let Some(v) = line.strip_prefix("id: ") {
+                    id = v.parse::<i64>().ok();
+                } else if let Some(v) = line.strip_prefix("event: ") {
+                    kind = Some(v.to_owned());
+                } else if let Some(v) = line.strip_prefix("data: ") {
+                    let data: serde_json::Value = serde_json::from_str(v).unwrap();
+                    let consultation = data["consultation_id"].as_str().unwrap().to_owned();
+                    return Some((id.unwrap(), kind.unwrap(), consultation));
+                }
+            }
+            None
+        };
+        tokio::time::timeout(within, read).await.ok().flatten()
+    }
+}
+
+on_both_databases! {
+    async fn the_queue_puts_the_most_urgent_case_first_with_what_a_doctor_needs(app) {
+        let mild = app.sign_up("mild@example.com", PASSWORD).await;
+        let severe = app.sign_up("severe@example.com", PASSWORD).await;
+        let doc = doctor(&app, "doc@example.com", "Dr Wanjiru").await;
+        let first = request(&app, &mild, MILD_COLD, "request-mild-1").await;
+        let second = request(&app, &severe, CHEST_PAIN, "request-severe-1").await;
+
+        let queue = app.call("/api/consultations/queue", &[], Some(&doc)).await;
+        assert_eq!(queue.status, 200, "{}", queue.text);
+        let items = queue.json.as_array().unwrap();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0]["id"], second.as_str());
+        assert_eq!(items[0]["level"], "emergency");
+        assert_eq!(items[0]["red_flag"], true);
+        assert!(!items[0]["reasons"].as_array().unwrap().is_empty());
+        assert_eq!(items[0]["age_years"].as_u64().map(|a| a >= 35), Some(true));
+        assert_eq!(items[1]["id"], first.as_str());
+        assert_eq!(items[1]["level"], "self_care");
+        assert!(items[0]["chief_complaint"].as_str().unwrap().len() > 5);
+    }
+
+    async fn a_double_submitted_request_makes_one_consultation(app) {
+        let patient = app.sign_up("twice@example.com", PASSWORD).await;
+        let (a, b) = tokio::join!(
+            request(&app, &patient, MILD_COLD, "same-key-123"),
+            request(&app, &patient, MILD_COLD, "same-key-123"),
+        );
+        assert_eq!(a, b);
+        let again = request(&app, &patient, MILD_COLD, "same-key-123").await;
+        assert_eq!(again, a);
+        let list = app.call("/api/consultations/list", &[], Some(&patient)).await;
+        assert_eq!(list.json.as_array().unwrap().len(), 1);
+    }
+
+    async fn two_doctors_claiming_at_once_have_exactly_one_winner(app) {
+        let patient = app.sign_up("race@example.com", PASSWORD).await;
+        let one = doctor(&app, "one@example.com", "Dr One").await;
+        let two = doctor(&app, "two@example.com", "Dr Two").await;
+        let id = request(&app, &patient, CHEST_PAIN, "race-key-0001").await;
+        let fields = [("id", id.as_str())];
+        let (a, b) = tokio::join!(
+            app.call("/api/consultations/claim", &fields, Some(&one)),
+            app.call("/api/consultations/claim", &fields, Some(&two)),
+        );
+        let mut statuses = [a.status, b.status];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 409], "{} / {}", a.text, b.text);
+        let loser = if a.status == 409 { &a } else { &b };
+        assert_eq!(loser.json["code"], "consultation.already_claimed");
+        // The patient sees who took it.
+        let detail = app.call("/api/consultations/detail", &[("id", &id)], Some(&patient)).await;
+        assert_eq!(detail.json["summary"]["status"], "claimed");
+        let name = detail.json["summary"]["doctor_name"].as_str().unwrap();
+        assert!(name == "Dr One" || name == "Dr Two");
+    }
+
+    async fn messages_go_both_ways_with_read_receipts_until_the_case_is_closed(app) {
+        let patient = app.sign_up("thread@example.com", PASSWORD).await;
+        let doc = doctor(&app, "doc@example.com", "Dr Achieng").await;
+        let id = request(&app, &patient, MILD_COLD, "thread-key-01").await;
+        assert_eq!(app.call("/api/consultations/claim", &[("id", &id)], Some(&doc)).await.status, 200);
+
+        assert_eq!(send(&app, &doc, &id, "How high was the fever?", "doc-msg-0001").await, 200);
+        // A retried send with the same key is one message, not two.
+        assert_eq!(send(&app, &doc, &id, "How high was the fever?", "doc-msg-0001").await, 200);
+        let seen = app.call("/api/consultations/detail", &[("id", &id)], Some(&patient)).await;
+        assert_eq!(seen.json["summary"]["status"], "replied");
+        let messages = seen.json["messages"].as_array().unwrap();
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0]["author"], "doctor");
+        assert_eq!(messages[0]["mine"], false);
+
+        assert_eq!(send(&app, &patient, &id, "No fever at all.", "pat-msg-0001").await, 200);
+        let case = app.call("/api/consultations/case", &[("id", &id)], Some(&doc)).await;
+        assert_eq!(case.status, 200, "{}", case.text);
+        let thread = case.json["consultation"]["messages"].as_array().unwrap();
+        assert_eq!(thread.len(), 2);
+        // The patient opened the thread after the doctor wrote: the doctor sees it was read.
+        assert!(thread[0]["read_ms"].is_i64());
+        assert_eq!(thread[0]["mine"], true);
+        assert_eq!(case.json["patient_name"], "Amina Otieno");
+        assert_eq!(case.json["triage"]["level"], "self_care");
+
+        let closed = app
+            .call(
+                "/api/consultations/close",
+                &[("id", &id), ("outcome", "Viral cold"), ("final_level", "self_care"),
+                  ("advice", "Fluids and rest; come back if a fever starts.")],
+                Some(&doc),
+            )
+            .await;
+        assert_eq!(closed.status, 200, "{}", closed.text);
+        let late = app
+            .call(
+                "/api/consultations/send",
+                &[("id", &id), ("body", "One more thing"), ("client_key", "pat-msg-0002")],
+                Some(&patient),
+            )
+            .await;
+        assert_eq!(late.status, 409);
+        assert_eq!(late.json["code"], "consultation.closed");
+        let end = app.call("/api/consultations/detail", &[("id", &id)], Some(&patient)).await;
+        assert_eq!(end.json["summary"]["status"], "closed");
+        assert_eq!(end.json["closing"]["final_level"], "self_care");
+        assert_eq!(end.json["closing"]["outcome"], "Viral cold");
+    }
+
+    async fn nobody_reaches_a_consultation_that_is_not_theirs(app) {
+        let owner = app.sign_up("owner@example.com", PASSWORD).await;
+        let other = app.sign_up("other@example.com", PASSWORD).await;
+        let holder = doctor(&app, "holder@example.com", "Dr Holder").await;
+        let bystander = doctor(&app, "bystander@example.com", "Dr Bystander").await;
+        let id = request(&app, &owner, MILD_COLD, "private-key-1").await;
+
+        // Another patient: not found, whether reading or writing.
+        let read = app.call("/api/consultations/detail", &[("id", &id)], Some(&other)).await;
+        assert_eq!(read.status, 404);
+        assert_eq!(send(&app, &other, &id, "hello", "intruder-0001").await, 404);
+        assert!(app.call("/api/consultations/list", &[], Some(&other)).await.json.as_array().unwrap().is_empty());
+        // A doctor cannot open a case before claiming it, nor write in it.
+        assert_eq!(app.call("/api/consultations/case", &[("id", &id)], Some(&holder)).await.status, 404);
+        assert_eq!(send(&app, &holder, &id, "hello", "early-doc-001").await, 404);
+        assert_eq!(app.call("/api/consultations/claim", &[("id", &id)], Some(&holder)).await.status, 200);
+        // Nor can a doctor who did not claim it, or close it.
+        assert_eq!(app.call("/api/consultations/case", &[("id", &id)], Some(&bystander)).await.status, 404);
+        assert_eq!(send(&app, &bystander, &id, "hello", "bystander-001").await, 404);
+        let close = [("id", id.as_str()), ("outcome", "x"), ("final_level", "routine"), ("advice", "")];
+        assert_eq!(app.call("/api/consultations/close", &close, Some(&bystander)).await.status, 404);
+        assert_eq!(app.call("/api/consultations/release", &[("id", &id)], Some(&bystander)).await.status, 404);
+        // Patients are not doctors, anonymous callers are nobody.
+        assert_eq!(app.call("/api/consultations/queue", &[], Some(&owner)).await.status, 403);
+        assert_eq!(app.call("/api/consultations/claim", &[("id", &id)], Some(&owner)).await.status, 403);
+        assert_eq!(app.call("/api/consultations/detail", &[("id", &id)], None).await.status, 401);
+        assert_eq!(app.get("/api/events").await.status(), 401);
+        // Ids that are not ids never reach a query.
+        assert_eq!(app.call("/api/consultations/detail", &[("id", "../../x")], Some(&owner)).await.status, 404);
+        // The refused look was not recorded as a view; the holder's was.
+        let views = audit::list(&app.state.db, &AuditFilter { action: Some(audit::AuditAction::CaseViewed), ..AuditFilter::default() }).await.unwrap();
+        assert!(views.is_empty());
+        assert_eq!(app.call("/api/consultations/case", &[("id", &id)], Some(&holder)).await.status, 200);
+        let views = audit::list(&app.state.db, &AuditFilter { action: Some(audit::AuditAction::CaseViewed), ..AuditFilter::default() }).await.unwrap();
+        assert_eq!(views.len(), 1);
+    }
+
+    async fn bad_input_gets_field_messages_and_changes_nothing(app) {
+        let patient = app.sign_up("bad@example.com", PASSWORD).await;
+        let empty = app.call("/api/consultations/request", &[("note", "  "), ("request_key", "bad-key-0001")], Some(&patient)).await;
+        assert_eq!(empty.status, 422);
+        assert_eq!(empty.json["fields"]["note"], "consult.required");
+        let long = "x".repeat(4_001);
+        let too_long = app.call("/api/consultations/request", &[("note", &long), ("request_key", "bad-key-0002")], Some(&patient)).await;
+        assert_eq!(too_long.json["fields"]["note"], "consult.too_long");
+        let bad_key = app.call("/api/consultations/request", &[("note", "cough"), ("request_key", "no")], Some(&patient)).await;
+        assert_eq!(bad_key.status, 422);
+        let strange = app.call("/api/consultations/request", &[("note", "cough"), ("request_key", "conv-key-0001"), ("conversation_id", "0123abcd")], Some(&patient)).await;
+        assert_eq!(strange.status, 404, "someone else's or no conversation");
+        let count: i64 = sqlx::query("SELECT COUNT(*) FROM consultations").fetch_one(app.state.db.pool()).await.unwrap().get(0);
+        assert_eq!(count, 0);
+    }
+
+    async fn an_admin_can_release_a_stale_claim_back_to_the_queue(app) {
+        let patient = app.sign_up("stale@example.com", PASSWORD).await;
+        let doc = doctor(&app, "gone@example.com", "Dr Gone").await;
+        app.create_staff("admin@example.com", PASSWORD, Role::Admin).await;
+        let admin = app.call("/api/accounts/sign_in", &[("email", "admin@example.com"), ("password", PASSWORD)], None).await.session.unwrap();
+        let id = request(&app, &patient, MILD_COLD, "stale-key-001").await;
+        assert_eq!(app.call("/api/consultations/claim", &[("id", &id)], Some(&doc)).await.status, 200);
+        let released = app.call("/api/consultations/release", &[("id", &id)], Some(&admin)).await;
+        assert_eq!(released.status, 200, "{}", released.text);
+        let queue = app.call("/api/consultations/queue", &[], Some(&doc)).await;
+        assert_eq!(queue.json[0]["status"], "waiting");
+        assert_eq!(queue.json[0]["mine"], false);
+        // Releasing a case nobody holds is refused with a reason.
+        let again = app.call("/api/consultations/release", &[("id", &id)], Some(&admin)).await;
+        assert_eq!(again.status, 409);
+    }
+
+    async fn live_events_reach_the_people_concerned_and_nobody_else(app) {
+        let patient = app.sign_up("live@example.com", PASSWORD).await;
+        let stranger = app.sign_up("stranger@example.com", PASSWORD).await;
+        let one = doctor(&app, "one@example.com", "Dr One").await;
+        let two = doctor(&app, "two@example.com", "Dr Two").await;
+        let mut patient_events = Events::open(&app, &patient, None).await;
+        let mut stranger_events = Events::open(&app, &stranger, None).await;
+        let mut one_events = Events::open(&app, &one, None).await;
+        let mut two_events = Events::open(&app, &two, None).await;
+        let within = Duration::from_secs(2);
+
+        let id = request(&app, &patient, CHEST_PAIN, "live-key-0001").await;
+        for events in [&mut patient_events, &mut one_events, &mut two_events] {
+            let (_, kind, consultation) = events.next(within).await.expect("the new case is announced");
+            assert_eq!(kind, "consultation_opened");
+            assert_eq!(consultation, id);
+        }
+        assert_eq!(app.call("/api/consultations/claim", &[("id", &id)], Some(&one)).await.status, 200);
+        let (claim_id, kind, _) = patient_events.next(within).await.unwrap();
+        assert_eq!(kind, "consultation_claimed");
+        assert_eq!(two_events.next(within).await.unwrap().1, "consultation_claimed");
+        assert_eq!(one_events.next(within).await.unwrap().1, "consultation_claimed");
+
+        // The thread is between the patient and Dr One: Dr Two hears nothing of it.
+        assert_eq!(send(&app, &one, &id, "I am calling an ambulance for you.", "live-msg-0001").await, 200);
+        assert_eq!(patient_events.next(within).await.unwrap().1, "consultation_message");
+        assert_eq!(one_events.next(within).await.unwrap().1, "consultation_message");
+        assert!(two_events.next(Duration::from_millis(700)).await.is_none());
+        assert!(stranger_events.next(Duration::from_millis(300)).await.is_none());
+
+        // The patient's page drops its stream; meanwhile the doctor writes again. Coming back
+        // with the last id it saw, it gets what it missed.
+        drop(patient_events);
+        assert_eq!(send(&app, &one, &id, "Stay seated and keep calm.", "live-msg-0002").await, 200);
+        let mut back = Events::open(&app, &patient, Some(claim_id)).await;
+        assert_eq!(back.next(within).await.unwrap().1, "consultation_message");
+        assert_eq!(back.next(within).await.unwrap().1, "consultation_message");
+        assert!(back.next(Duration::from_millis(300)).await.is_none());
+    }
+}
