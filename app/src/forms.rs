@@ -109,6 +109,57 @@ pub fn Field(
     }
 }
 
+/// A labelled multi-line text box bound to `value`, with its hint and its error message: the
+/// [`Field`] of free text (notes, messages).
+#[component]
+pub fn TextAreaField(
+    #[prop(into)] label: Signal<&'static str>,
+    name: &'static str,
+    value: RwSignal<String>,
+    error: Signal<Option<String>>,
+    #[prop(default = 4)] rows: u32,
+    #[prop(optional, into)] hint: Option<Signal<&'static str>>,
+) -> impl IntoView {
+    let locale = use_locale();
+    let id = format!("field-{name}");
+    let error_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    let described = {
+        let (error_id, hint_id) = (error_id.clone(), hint_id.clone());
+        let has_hint = hint.is_some();
+        move || {
+            let ids: Vec<&str> = [
+                has_hint.then_some(hint_id.as_str()),
+                error.get().is_some().then_some(error_id.as_str()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            (!ids.is_empty()).then(|| ids.join(" "))
+        }
+    };
+    view! {
+        <div class="field" class:has-error=move || error.get().is_some()>
+            <label for=id.clone()>{move || label.get()}</label>
+            {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{move || h.get()}</p> })}
+            <textarea
+                id=id.clone()
+                name=name
+                rows=rows
+                aria-invalid=move || error.get().is_some().to_string()
+                aria-describedby=described
+                data-testid=format!("input-{name}")
+                prop:value=move || value.get()
+                on:input=move |ev| value.set(event_target_value(&ev))
+            ></textarea>
+            <p class="field-error" id=error_id role="alert" data-testid=format!("error-{name}")>
+                {move || error.get().map(|key| message(locale.get(), &key))}
+            </p>
+        </div>
+    }
+    .into_any()
+}
+
 /// The message above a form when something other than one field went wrong.
 #[component]
 pub fn FormError(errors: FormErrors) -> impl IntoView {

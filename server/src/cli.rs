@@ -233,14 +233,21 @@ async fn audit_verify(config: Config) -> Result<(), CliError> {
 async fn serve(config: Config) -> Result<(), StartupError> {
     let addr = config.site_addr;
     let drain = config.shutdown_timeout;
-    let shutdown = startup::shutdown_signal();
+    let signal = startup::shutdown_signal();
     let listener = startup::bind(addr).await?;
     let state = startup::build_state(config).await?;
     let db = state.db.clone();
     let worker = crate::jobs::spawn_outbox_worker(db.clone());
+    let pruner = crate::jobs::spawn_event_pruner(state.events.clone());
+    let events = state.events.clone();
+    let shutdown = async move {
+        signal.await;
+        events.close_streams();
+    };
     tracing::info!(%addr, database = ?db.kind(), "Tabibu is listening on http://{addr}");
     let result = startup::serve(listener, startup::router(state), shutdown, drain).await;
     worker.abort();
+    pruner.abort();
     db.close().await;
     tracing::info!("stopped");
     result

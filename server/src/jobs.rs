@@ -4,7 +4,9 @@
 //! kept in the table for the admin to read (real providers come with the notifications
 //! work). Several instances may run this at once; the outbox's leases keep each email to one.
 
+use std::sync::Arc;
 use std::time::Duration;
+use tabibu_app::events::hub::EventHub;
 use tabibu_app::platform::Db;
 
 /// How often the outbox is looked at.
@@ -30,6 +32,28 @@ pub fn spawn_outbox_worker(db: Db) -> tokio::task::JoinHandle<()> {
                 }
                 Ok(_) => {}
                 Err(err) => tracing::warn!(cause = %err, "outbox delivery failed; will retry"),
+            }
+        }
+    })
+}
+
+/// How long live events are kept for browsers that reconnect.
+const EVENTS_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How often old live events are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Starts the job that deletes old live events; it runs until the process ends. Several
+/// instances may run it at once: deleting twice is harmless.
+pub fn spawn_event_pruner(hub: Arc<EventHub>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PRUNE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match hub.prune(EVENTS_KEPT).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "old live events deleted"),
+                Err(err) => tracing::warn!(cause = %err, "pruning live events failed; will retry"),
             }
         }
     })

@@ -330,4 +330,21 @@ on_both_databases! {
         assert_eq!(back.next(within).await.unwrap().1, "consultation_message");
         assert!(back.next(Duration::from_millis(300)).await.is_none());
     }
+
+    async fn streams_end_at_shutdown_and_old_events_are_pruned(app) {
+        let patient = app.sign_up("prune@example.com", PASSWORD).await;
+        let mut events = Events::open(&app, &patient, None).await;
+        request(&app, &patient, MILD_COLD, "prune-key-001").await;
+        assert!(events.next(Duration::from_secs(2)).await.is_some());
+        let listening = app.state.events.listeners();
+        assert!(listening >= 1);
+        app.state.events.close_streams();
+        // The stream ends by itself: no event, and the body finishes.
+        assert!(events.next(Duration::from_secs(2)).await.is_none());
+        assert!(events.lines.next().await.is_none(), "the stream was closed by the server");
+
+        assert_eq!(app.state.events.prune(Duration::from_secs(3600)).await.unwrap(), 0);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(app.state.events.prune(Duration::ZERO).await.unwrap(), 1);
+    }
 }

@@ -31,6 +31,7 @@ pub fn use_me() -> Resource<Result<Option<Me>, AppError>> {
 #[component]
 pub fn AccountNav() -> impl IntoView {
     let t = use_strings(&ACCOUNTS);
+    let consult = use_strings(&crate::consultations::strings::CONSULT);
     let me = use_me();
     let sign_out = ServerAction::<SignOut>::new();
     Effect::new(move |_| {
@@ -48,6 +49,8 @@ pub fn AccountNav() -> impl IntoView {
                                 view! {
                                     {(me.role == Role::Admin)
                                         .then(|| view! { <a href="/admin/users" data-testid="nav-admin">"Admin"</a> })}
+                                    {(me.role == Role::Patient)
+                                        .then(|| view! { <a href="/consultations" data-testid="nav-consultations">{move || consult().list_title}</a> })}
                                     <a href="/account" data-testid="nav-account">{move || t().account}</a>
                                     <button
                                         type="button"

@@ -11,7 +11,7 @@ use super::strings::{CONSULT, ConsultText};
 use super::types::{Author, ConsultationDetail, ConsultationSummary, ThreadMessage};
 use crate::error::AppError;
 use crate::events::client::{LiveEvents, use_live_events};
-use crate::forms::{FormError, FormErrors, go_to};
+use crate::forms::{FormError, FormErrors, TextAreaField, go_to};
 use crate::i18n::{use_locale, use_strings};
 use crate::layout::SignedIn;
 use leptos::prelude::*;
@@ -156,16 +156,7 @@ pub fn NewConsultationPage() -> impl IntoView {
                 <form on:submit=submit novalidate data-testid="consultation-form">
                     <FormError errors />
                     {move || conversation().map(|_| view! { <p class="notice">{move || t().from_assistant}</p> })}
-                    <div class="field">
-                        <label for="note">{move || t().note_label}</label>
-                        <textarea id="note" name="note" rows="5" aria-describedby="note-hint"
-                            prop:value=move || note.get()
-                            on:input=move |ev| note.set(event_target_value(&ev))
-                            aria-invalid=move || errors.field("note").get().is_some().to_string()
-                        ></textarea>
-                        <p class="hint" id="note-hint">{move || t().note_hint}</p>
-                        {move || errors.field("note").get().map(|key| view! { <p class="field-error" role="alert">{move || crate::accounts::strings::message(use_locale().get(), &key)}</p> })}
-                    </div>
+                    <TextAreaField label=Signal::derive(move || t().note_label) name="note" value=note error=errors.field("note") rows=5 hint=Signal::derive(move || t().note_hint) />
                     <button type="submit" class="button" disabled=move || action.pending().get() data-testid="send-request">
                         {move || if action.pending().get() { t().sending } else { t().send_request }}
                     </button>
@@ -346,15 +337,7 @@ pub fn Compose(id: String, live: LiveEvents) -> impl IntoView {
     view! {
         <form class="compose" on:submit=submit novalidate data-testid="compose">
             <FormError errors />
-            <div class="field">
-                <label for="message">{move || t().message_label}</label>
-                <textarea id="message" name="body" rows="3"
-                    prop:value=move || body.get()
-                    on:input=move |ev| body.set(event_target_value(&ev))
-                    aria-invalid=move || errors.field("body").get().is_some().to_string()
-                ></textarea>
-                {move || errors.field("body").get().map(|key| view! { <p class="field-error" role="alert">{move || crate::accounts::strings::message(use_locale().get(), &key)}</p> })}
-            </div>
+            <TextAreaField label=Signal::derive(move || t().message_label) name="body" value=body error=errors.field("body") rows=3 />
             <Show when=unsent>
                 <p class="notice" role="status" data-testid="unsent">{move || t().not_sent}</p>
             </Show>

@@ -62,7 +62,9 @@ pub async fn stream(
         last_sent: last_seen.unwrap_or(0),
     };
     let opening = stream::once(async { Ok(Event::default().retry(RETRY).comment("open")) });
-    let events = stream::unfold(follow, Follow::next).map(|e| Ok::<_, Infallible>(to_sse(&e)));
+    let events = stream::unfold(follow, Follow::next)
+        .map(|e| Ok::<_, Infallible>(to_sse(&e)))
+        .take_until(state.events.closed());
     let mut response = Sse::new(opening.chain(events))
         .keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat"))
         .into_response();

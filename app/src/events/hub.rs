@@ -19,7 +19,7 @@ use crate::platform::db::now_ms;
 use sqlx::{AnyConnection, Row};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, broadcast, watch};
 
 /// How often the pump looks for events written by other instances.
 pub const POLL_EVERY: Duration = Duration::from_millis(500);
@@ -94,6 +94,9 @@ pub async fn publish_in(conn: &mut AnyConnection, event: &NewEvent) -> Result<()
 pub struct EventHub {
     sender: broadcast::Sender<Arc<Routed>>,
     wake: Arc<Notify>,
+    /// Becomes `true` when the server shuts down: every stream then ends, so that open
+    /// streams do not hold the graceful shutdown for its whole timeout.
+    closing: watch::Sender<bool>,
     db: Db,
 }
 
@@ -108,6 +111,7 @@ impl EventHub {
         let hub = Arc::new(EventHub {
             sender,
             wake: Arc::new(Notify::new()),
+            closing: watch::Sender::new(false),
             db,
         });
         tokio::spawn(pump(
@@ -126,6 +130,32 @@ impl EventHub {
     /// A receiver of every event from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Routed>> {
         self.sender.subscribe()
+    }
+
+    /// Ends every open stream (browsers reconnect to another instance, or to this one when it
+    /// is back, and replay what they missed).
+    pub fn close_streams(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Completes when [`EventHub::close_streams`] has been called.
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut closing = self.closing.subscribe();
+        async move {
+            // An error means the hub is gone, which ends the streams just the same.
+            let _ = closing.wait_for(|closed| *closed).await;
+        }
+    }
+
+    /// Deletes events older than `age`; replaying further back than that is not possible
+    /// anyway (a page fetches everything again on reconnect). Returns how many went.
+    pub async fn prune(&self, age: Duration) -> Result<u64, sqlx::Error> {
+        let cutoff = now_ms() - i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+        let done = sqlx::query("DELETE FROM live_events WHERE created_at < $1")
+            .bind(cutoff)
+            .execute(self.db.pool())
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// How many streams are open on this process.

@@ -4,7 +4,7 @@ use super::api::{DeleteAccount, timeline};
 use super::strings::{RECORDS, RecordsText};
 use super::types::{TimelineItem, TimelineKind};
 use crate::forms::{Field, FormError, FormErrors, go_to};
-use crate::i18n::{use_locale, use_strings};
+use crate::i18n::{Locale, use_locale, use_strings};
 use crate::layout::SignedIn;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -42,13 +42,19 @@ fn kind_label(t: &'static RecordsText, kind: TimelineKind) -> &'static str {
     }
 }
 
-fn detail_label(t: &'static RecordsText, detail: &str) -> String {
+fn detail_label(t: &'static RecordsText, locale: Locale, detail: &str) -> String {
     match detail {
         "emergency" => t.level_emergency.to_owned(),
         "urgent" => t.level_urgent.to_owned(),
         "routine" => t.level_routine.to_owned(),
         "self_care" => t.level_self_care.to_owned(),
-        other => other.replace('_', " "),
+        other => match crate::consultations::Status::parse(other) {
+            Some(status) => crate::consultations::strings::CONSULT
+                .get(locale)
+                .status(status)
+                .to_owned(),
+            None => other.replace('_', " "),
+        },
     }
 }
 
@@ -74,7 +80,7 @@ fn Timeline() -> impl IntoView {
             <li class="timeline-item" data-testid="timeline-item" data-kind=format!("{:?}", item.kind)>
                 <time>{when(item.at_ms)}</time>
                 <span class="timeline-kind">{move || kind_label(t(), item.kind)}</span>
-                {detail.map(|d| view! { <span class="badge">{move || detail_label(t(), &d)}</span> })}
+                {detail.map(|d| view! { <span class="badge">{move || detail_label(t(), locale.get(), &d)}</span> })}
                 <a href=item.link.clone()>{move || t().open}</a>
             </li>
         }

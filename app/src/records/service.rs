@@ -7,7 +7,9 @@
 //! conversations), and pseudonymises them in the audit log, which is kept: its entries stay
 //! and the chain still verifies, but no longer name them. Nothing here logs record content.
 
-use super::fhir::{self, ConversationInfo, MessageInfo, PatientInfo, PatientRecord};
+use super::fhir::{
+    self, ConsultationInfo, ConversationInfo, DoctorInfo, MessageInfo, PatientInfo, PatientRecord,
+};
 use super::types::{TimelineItem, TimelineKind};
 use crate::accounts::service::{AccountError, verify_own_password};
 use crate::accounts::session::AuthUser;
@@ -99,8 +101,69 @@ pub async fn gather(state: &AppState, patient_id: &str) -> Result<PatientRecord,
         medications: profile.medications,
         profile_updated_ms: profile.updated_at,
         conversations,
+        consultations: gather_consultations(state, patient_id).await?,
         ..PatientRecord::default()
     })
+}
+
+/// The patient's consultations with their threads, for the export.
+async fn gather_consultations(
+    state: &AppState,
+    patient_id: &str,
+) -> Result<Vec<ConsultationInfo>, RecordsError> {
+    let db = state.db.pool();
+    let rows = sqlx::query(
+        "SELECT c.id, c.status, c.chief_complaint, c.triage_level, c.created_at, c.closed_at, \
+         c.doctor_id, d.name, c.outcome, c.advice FROM consultations c \
+         LEFT JOIN users d ON d.id = c.doctor_id WHERE c.patient_id = $1 ORDER BY c.created_at",
+    )
+    .bind(patient_id)
+    .fetch_all(db)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id: String = row.try_get(0)?;
+        let messages = sqlx::query(
+            "SELECT id, author_role, body, created_at FROM consultation_messages \
+             WHERE consultation_id = $1 ORDER BY seq",
+        )
+        .bind(&id)
+        .fetch_all(db)
+        .await?
+        .into_iter()
+        .map(|m| -> Result<MessageInfo, sqlx::Error> {
+            let author: String = m.try_get(1)?;
+            Ok(MessageInfo {
+                id: m.try_get(0)?,
+                from_patient: author == "patient",
+                body: m.try_get(2)?,
+                sent_ms: m.try_get(3)?,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+        let doctor_id: Option<String> = row.try_get(6)?;
+        let doctor_name: Option<String> = row.try_get(7)?;
+        let outcome: Option<String> = row.try_get(8)?;
+        let advice: Option<String> = row.try_get(9)?;
+        out.push(ConsultationInfo {
+            id,
+            status: row.try_get(1)?,
+            reason: row.try_get(2)?,
+            triage_level: row.try_get(3)?,
+            created_ms: row.try_get(4)?,
+            closed_ms: row.try_get(5)?,
+            doctor: doctor_id.map(|id| DoctorInfo {
+                id,
+                name: doctor_name.unwrap_or_default(),
+            }),
+            outcome: match (outcome, advice) {
+                (Some(o), Some(a)) if !a.is_empty() => Some(format!("{o}\n\n{a}")),
+                (o, _) => o,
+            },
+            messages,
+        });
+    }
+    Ok(out)
 }
 
 /// The caller's whole record as a FHIR R4 bundle; the export is audited.
@@ -147,6 +210,23 @@ pub async fn timeline(
             at_ms: created,
             link: format!("/assistant/{id}"),
             detail: None,
+        });
+    }
+    let consultations = sqlx::query(
+        "SELECT id, status, created_at FROM consultations WHERE patient_id = $1 \
+         ORDER BY created_at DESC LIMIT $2",
+    )
+    .bind(&user.user_id)
+    .bind(TIMELINE_LIMIT)
+    .fetch_all(db)
+    .await?;
+    for row in consultations {
+        let id: String = row.try_get(0)?;
+        items.push(TimelineItem {
+            kind: TimelineKind::Consultation,
+            at_ms: row.try_get(2)?,
+            link: format!("/consultations/{id}"),
+            detail: Some(row.try_get(1)?),
         });
     }
     items.sort_by_key(|item| std::cmp::Reverse(item.at_ms));
