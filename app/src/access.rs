@@ -62,6 +62,13 @@ pub static RULES: &[(&str, Access)] = &[
     ("/api/consultations/release", DOCTOR_OR_ADMIN),
     ("/api/consultations/case", DOCTOR),
     ("/api/consultations/close", DOCTOR),
+    ("/api/consultations/note", DOCTOR),
+    ("/api/consultations/override", DOCTOR),
+    ("/api/consultations/doctors", DOCTOR_OR_ADMIN),
+    ("/api/consultations/reassign", DOCTOR_OR_ADMIN),
+    ("/api/consultations/break_glass", DOCTOR),
+    ("/api/consultations/break_glass_log", ADMIN),
+    ("/api/consultations/typing", PATIENT_OR_DOCTOR),
 ];
 
 /// Every plain HTTP endpoint under `/api/` that is not a server function (file uploads and

@@ -104,7 +104,8 @@ impl Events {
                 } else if let Some(v) = line.strip_prefix("data: ") {
                     let data: serde_json::Value = serde_json::from_str(v).unwrap();
                     let consultation = data["consultation_id"].as_str().unwrap().to_owned();
-                    return Some((id.unwrap(), kind.unwrap(), consultation));
+                    // A passing signal (typing) has no id line.
+                    return Some((id.unwrap_or(0), kind.unwrap(), consultation));
                 }
             }
             None
@@ -346,5 +347,102 @@ on_both_databases! {
         assert_eq!(app.state.events.prune(Duration::from_secs(3600)).await.unwrap(), 0);
         tokio::time::sleep(Duration::from_millis(5)).await;
         assert_eq!(app.state.events.prune(Duration::ZERO).await.unwrap(), 1);
+    }
+
+    async fn doctors_keep_private_notes_and_override_the_level_with_a_reason(app) {
+        let patient = app.sign_up("notes@example.com", PASSWORD).await;
+        let doc = doctor(&app, "doc@example.com", "Dr Notes").await;
+        let other = doctor(&app, "other@example.com", "Dr Other").await;
+        let id = request(&app, &patient, MILD_COLD, "notes-key-001").await;
+        assert_eq!(app.call("/api/consultations/claim", &[("id", &id)], Some(&doc)).await.status, 200);
+        let note = [("id", id.as_str()), ("body", "Likely viral; recheck if fever.")];
+        assert_eq!(app.call("/api/consultations/note", &note, Some(&doc)).await.status, 200);
+        assert_eq!(app.call("/api/consultations/note", &note, Some(&other)).await.status, 404);
+        assert_eq!(app.call("/api/consultations/note", &note, Some(&patient)).await.status, 403);
+        let case = app.call("/api/consultations/case", &[("id", &id)], Some(&doc)).await;
+        assert_eq!(case.json["notes"][0]["body"], "Likely viral; recheck if fever.");
+        assert_eq!(case.json["notes"][0]["author_name"], "Dr Notes");
+        assert_eq!(case.json["mine"], true);
+        // The patient's view has no notes at all.
+        let mine = app.call("/api/consultations/detail", &[("id", &id)], Some(&patient)).await;
+        assert!(!mine.text.contains("Likely viral"));
+
+        let no_reason = app.call("/api/consultations/override", &[("id", &id), ("level", "urgent"), ("reason", " ")], Some(&doc)).await;
+        assert_eq!(no_reason.status, 422);
+        let raised = app.call("/api/consultations/override", &[("id", &id), ("level", "urgent"), ("reason", "Asthmatic with wheeze on the call")], Some(&doc)).await;
+        assert_eq!(raised.status, 200, "{}", raised.text);
+        let queue = app.call("/api/consultations/queue", &[], Some(&other)).await;
+        assert_eq!(queue.json[0]["level"], "urgent");
+        let case = app.call("/api/consultations/case", &[("id", &id)], Some(&doc)).await;
+        assert_eq!(case.json["override_reason"], "Asthmatic with wheeze on the call");
+        // The engine's own result is kept as it was.
+        assert_eq!(case.json["triage"]["level"], "self_care");
+    }
+
+    async fn a_case_can_be_handed_to_a_colleague(app) {
+        let patient = app.sign_up("handover@example.com", PASSWORD).await;
+        let first = doctor(&app, "first@example.com", "Dr First").await;
+        let second = doctor(&app, "second@example.com", "Dr Second").await;
+        let id = request(&app, &patient, MILD_COLD, "handover-key1").await;
+        assert_eq!(app.call("/api/consultations/claim", &[("id", &id)], Some(&first)).await.status, 200);
+        let doctors = app.call("/api/consultations/doctors", &[], Some(&first)).await;
+        let second_id = doctors.json.as_array().unwrap().iter()
+            .find(|d| d["name"] == "Dr Second").unwrap()["id"].as_str().unwrap().to_owned();
+        let nobody = app.call("/api/consultations/reassign", &[("id", &id), ("doctor_id", "0000")], Some(&first)).await;
+        assert_eq!(nobody.status, 409);
+        let handed = app.call("/api/consultations/reassign", &[("id", &id), ("doctor_id", &second_id)], Some(&first)).await;
+        assert_eq!(handed.status, 200, "{}", handed.text);
+        assert_eq!(app.call("/api/consultations/case", &[("id", &id)], Some(&second)).await.status, 200);
+        assert_eq!(app.call("/api/consultations/case", &[("id", &id)], Some(&first)).await.status, 404);
+        let seen = app.call("/api/consultations/detail", &[("id", &id)], Some(&patient)).await;
+        assert_eq!(seen.json["summary"]["doctor_name"], "Dr Second");
+    }
+
+    async fn break_glass_needs_a_reason_reads_only_and_is_shown_to_admins(app) {
+        let patient = app.sign_up("glass@example.com", PASSWORD).await;
+        let holder = doctor(&app, "holder@example.com", "Dr Holder").await;
+        let covering = doctor(&app, "covering@example.com", "Dr Covering").await;
+        app.create_staff("admin@example.com", PASSWORD, Role::Admin).await;
+        let admin = app.call("/api/accounts/sign_in", &[("email", "admin@example.com"), ("password", PASSWORD)], None).await.session.unwrap();
+        let id = request(&app, &patient, CHEST_PAIN, "glass-key-001").await;
+        assert_eq!(app.call("/api/consultations/claim", &[("id", &id)], Some(&holder)).await.status, 200);
+        assert_eq!(send(&app, &holder, &id, "Ambulance is on its way.", "glass-msg-001").await, 200);
+
+        assert_eq!(app.call("/api/consultations/case", &[("id", &id)], Some(&covering)).await.status, 404);
+        let short = app.call("/api/consultations/break_glass", &[("id", &id), ("reason", "need it")], Some(&covering)).await;
+        assert_eq!(short.status, 422);
+        assert_eq!(short.json["fields"]["reason"], "consult.reason_short");
+        let reason = "Dr Holder collapsed; covering the emergency list";
+        let granted = app.call("/api/consultations/break_glass", &[("id", &id), ("reason", reason)], Some(&covering)).await;
+        assert_eq!(granted.status, 200, "{}", granted.text);
+        let case = app.call("/api/consultations/case", &[("id", &id)], Some(&covering)).await;
+        assert_eq!(case.status, 200, "{}", case.text);
+        assert_eq!(case.json["mine"], false);
+        // Reading only: no writing, and the patient's unread state is not touched.
+        assert_eq!(send(&app, &covering, &id, "hello", "glass-msg-002").await, 404);
+        let views = audit::list(&app.state.db, &AuditFilter { action: Some(audit::AuditAction::CaseViewed), ..AuditFilter::default() }).await.unwrap();
+        assert!(views.iter().any(|v| v.detail.as_deref() == Some("break_glass")));
+        // The patient's browser never hears about the covering doctor's look.
+        let log = app.call("/api/consultations/break_glass_log", &[], Some(&admin)).await;
+        assert_eq!(log.status, 200);
+        assert_eq!(log.json[0]["reason"], reason);
+        assert_eq!(log.json[0]["doctor_name"], "Dr Covering");
+        assert_eq!(app.call("/api/consultations/break_glass_log", &[], Some(&covering)).await.status, 403);
+    }
+
+    async fn the_other_side_sees_that_someone_is_typing_without_anything_stored(app) {
+        let patient = app.sign_up("typing@example.com", PASSWORD).await;
+        let doc = doctor(&app, "doc@example.com", "Dr Typing").await;
+        let id = request(&app, &patient, MILD_COLD, "typing-key-01").await;
+        assert_eq!(app.call("/api/consultations/claim", &[("id", &id)], Some(&doc)).await.status, 200);
+        let mut events = Events::open(&app, &patient, None).await;
+        assert_eq!(app.call("/api/consultations/typing", &[("id", &id)], Some(&doc)).await.status, 200);
+        let (event_id, kind, consultation) = events.next(Duration::from_secs(2)).await.unwrap();
+        assert_eq!((event_id, kind.as_str(), consultation.as_str()), (0, "consultation_typing", id.as_str()));
+        let stored: i64 = sqlx::query("SELECT COUNT(*) FROM live_events WHERE kind = 'consultation_typing'").fetch_one(app.state.db.pool()).await.unwrap().get(0);
+        assert_eq!(stored, 0);
+        // Someone outside the case cannot send the signal.
+        let stranger = app.sign_up("stranger@example.com", PASSWORD).await;
+        assert_eq!(app.call("/api/consultations/typing", &[("id", &id)], Some(&stranger)).await.status, 404);
     }
 }

@@ -105,6 +105,11 @@ pub enum AuditAction {
     CaseClaimed,
     CaseReleased,
     CaseClosed,
+    CaseNoteAdded,
+    CaseLevelOverridden,
+    CaseReassigned,
+    BreakGlass,
+    BreakGlassReviewed,
 }
 
 impl AuditAction {
@@ -142,6 +147,11 @@ impl AuditAction {
         AuditAction::CaseClaimed,
         AuditAction::CaseReleased,
         AuditAction::CaseClosed,
+        AuditAction::CaseNoteAdded,
+        AuditAction::CaseLevelOverridden,
+        AuditAction::CaseReassigned,
+        AuditAction::BreakGlass,
+        AuditAction::BreakGlassReviewed,
     ];
 
     /// The stored code. Never change one: stored hashes cover it.
@@ -179,6 +189,11 @@ impl AuditAction {
             AuditAction::CaseClaimed => "case_claimed",
             AuditAction::CaseReleased => "case_released",
             AuditAction::CaseClosed => "case_closed",
+            AuditAction::CaseNoteAdded => "case_note_added",
+            AuditAction::CaseLevelOverridden => "case_level_overridden",
+            AuditAction::CaseReassigned => "case_reassigned",
+            AuditAction::BreakGlass => "break_glass",
+            AuditAction::BreakGlassReviewed => "break_glass_reviewed",
         }
     }
 

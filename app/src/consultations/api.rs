@@ -3,7 +3,9 @@
 //! close them. Roles are checked here (and by the access table before); ownership in the
 //! service.
 
-use super::types::{CaseDetail, ConsultationDetail, ConsultationSummary, QueueItem};
+use super::types::{
+    BreakGlassEntry, CaseDetail, ConsultationDetail, ConsultationSummary, DoctorOption, QueueItem,
+};
 use crate::error::AppError;
 use leptos::prelude::*;
 
@@ -153,4 +155,104 @@ pub async fn close(
     super::service::close(&state, &user, &id, closing)
         .await
         .map_err(|e| e.into_app_error("consultations.close"))
+}
+
+/// Adds a private note to the calling doctor's case.
+#[server(prefix = "/api", endpoint = "consultations/note")]
+pub async fn add_note(id: String, body: String) -> Result<(), AppError> {
+    use crate::access::{self, DOCTOR};
+    use crate::platform::{app_state, reject};
+    let user = access::require(DOCTOR)?;
+    let state = app_state()?;
+    let id = super::validate::id(&id).map_err(reject)?;
+    let body = super::validate::text("note", &body, true).map_err(reject)?;
+    super::care::add_note(&state, &user, &id, &body)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.into_app_error("consultations.note"))
+}
+
+/// Overrides the triage level of the calling doctor's case, with a reason.
+#[server(prefix = "/api", endpoint = "consultations/override")]
+pub async fn override_level(id: String, level: String, reason: String) -> Result<(), AppError> {
+    use super::validate;
+    use crate::access::{self, DOCTOR};
+    use crate::platform::{app_state, reject};
+    let user = access::require(DOCTOR)?;
+    let state = app_state()?;
+    let id = validate::id(&id).map_err(reject)?;
+    let level = validate::level("level", &level).map_err(reject)?;
+    let reason = validate::text("reason", &reason, true).map_err(reject)?;
+    super::care::override_level(&state, &user, &id, level, &reason)
+        .await
+        .map_err(|e| e.into_app_error("consultations.override"))
+}
+
+/// The doctors a case can be handed to.
+#[server(prefix = "/api", endpoint = "consultations/doctors")]
+pub async fn doctors() -> Result<Vec<DoctorOption>, AppError> {
+    use crate::access;
+    use crate::platform::app_state;
+    access::require(access::DOCTOR_OR_ADMIN)?;
+    let state = app_state()?;
+    super::care::doctors(&state)
+        .await
+        .map_err(|e| e.into_app_error("consultations.doctors"))
+}
+
+/// Hands a case to another doctor (its doctor, or an admin).
+#[server(prefix = "/api", endpoint = "consultations/reassign")]
+pub async fn reassign(id: String, doctor_id: String) -> Result<(), AppError> {
+    use super::validate;
+    use crate::access;
+    use crate::platform::{app_state, reject};
+    let user = access::require(access::DOCTOR_OR_ADMIN)?;
+    let state = app_state()?;
+    let id = validate::id(&id).map_err(reject)?;
+    let doctor_id = validate::id(&doctor_id)
+        .map_err(|_| reject(AppError::invalid("doctor_id", "consult.doctor")))?;
+    super::care::reassign(&state, &user, &id, &doctor_id)
+        .await
+        .map_err(|e| e.into_app_error("consultations.reassign"))
+}
+
+/// Opens a case that is not the calling doctor's, for an hour, for a stated reason (kept and
+/// shown to admins).
+#[server(prefix = "/api", endpoint = "consultations/break_glass")]
+pub async fn break_glass(id: String, reason: String) -> Result<(), AppError> {
+    use super::validate;
+    use crate::access::{self, DOCTOR};
+    use crate::platform::{app_state, reject};
+    let user = access::require(DOCTOR)?;
+    let state = app_state()?;
+    let id = validate::id(&id).map_err(reject)?;
+    let reason = validate::reason("reason", &reason).map_err(reject)?;
+    super::care::break_glass(&state, &user, &id, &reason)
+        .await
+        .map_err(|e| e.into_app_error("consultations.break_glass"))
+}
+
+/// Every break-glass grant with its reason, for admins.
+#[server(prefix = "/api", endpoint = "consultations/break_glass_log")]
+pub async fn break_glass_log() -> Result<Vec<BreakGlassEntry>, AppError> {
+    use crate::access::{self, ADMIN};
+    use crate::platform::app_state;
+    let user = access::require(ADMIN)?;
+    let state = app_state()?;
+    super::care::break_glass_log(&state, &user)
+        .await
+        .map_err(|e| e.into_app_error("consultations.break_glass_log"))
+}
+
+/// Tells the other side of the case that the caller is writing.
+#[server(prefix = "/api", endpoint = "consultations/typing")]
+pub async fn typing(id: String) -> Result<(), AppError> {
+    use crate::access;
+    use crate::platform::{app_state, reject};
+    let user = access::require(access::PATIENT_OR_DOCTOR)?;
+    let state = app_state()?;
+    let id = super::validate::id(&id).map_err(reject)?;
+    super::care::typing(&state, &user, &id)
+        .await
+        .map_err(|e| e.into_app_error("consultations.typing"))
 }

@@ -13,6 +13,8 @@ pub mod types;
 pub mod validate;
 
 #[cfg(feature = "ssr")]
+pub mod care;
+#[cfg(feature = "ssr")]
 pub mod service;
 
 pub use types::*;

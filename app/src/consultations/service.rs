@@ -10,7 +10,7 @@
 
 use super::types::{
     Author, CaseDetail, Closing, ConsultationDetail, ConsultationSummary, QueueItem, Status,
-    ThreadMessage,
+    ThreadMessage, TranscriptLine,
 };
 use crate::accounts::session::AuthUser;
 use crate::accounts::types::Role;
@@ -280,13 +280,13 @@ pub async fn list_own(
 }
 
 /// The parts of a consultation that decide who may do what with it.
-struct Owners {
-    patient_id: String,
-    doctor_id: Option<String>,
-    status: Status,
+pub(super) struct Owners {
+    pub(super) patient_id: String,
+    pub(super) doctor_id: Option<String>,
+    pub(super) status: Status,
 }
 
-async fn owners(conn: &mut AnyConnection, id: &str) -> Result<Owners, ConsultError> {
+pub(super) async fn owners(conn: &mut AnyConnection, id: &str) -> Result<Owners, ConsultError> {
     let row = sqlx::query("SELECT patient_id, doctor_id, status FROM consultations WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *conn)
@@ -302,7 +302,7 @@ async fn owners(conn: &mut AnyConnection, id: &str) -> Result<Owners, ConsultErr
 
 impl Owners {
     /// Whether `user` takes part in this consultation: its patient, or its doctor.
-    fn admits(&self, user: &AuthUser) -> bool {
+    pub(super) fn admits(&self, user: &AuthUser) -> bool {
         match user.role {
             Role::Patient => self.patient_id == user.user_id,
             Role::Doctor => self.doctor_id.as_deref() == Some(user.user_id.as_str()),
@@ -311,39 +311,64 @@ impl Owners {
     }
 }
 
+/// How `user` may look at a consultation: as one of its two sides, or (a doctor) through a
+/// break-glass grant. `NotFound` for anyone else.
+async fn viewer_access(
+    state: &AppState,
+    user: &AuthUser,
+    id: &str,
+) -> Result<(Owners, bool), ConsultError> {
+    let mut conn = state.db.pool().acquire().await?;
+    let who = owners(&mut conn, id).await?;
+    if who.admits(user) {
+        return Ok((who, false));
+    }
+    if user.role == Role::Doctor
+        && super::care::has_break_glass(&mut conn, &user.user_id, id).await?
+    {
+        return Ok((who, true));
+    }
+    Err(ConsultError::NotFound)
+}
+
 /// One consultation, for its patient or its doctor; the other side's messages are marked
-/// read. Audited.
+/// read. A doctor holding a break-glass grant may read it too (audited as such; nothing is
+/// marked read for them). Audited.
 pub async fn detail(
     state: &AppState,
     user: &AuthUser,
     id: &str,
 ) -> Result<ConsultationDetail, ConsultError> {
+    let (who, through_glass) = viewer_access(state, user, id).await?;
     let mut tx = state.db.pool().begin().await?;
     // Write first (SQLite: a transaction that only read may not upgrade to a writer).
     let action = match user.role {
         Role::Doctor => AuditAction::CaseViewed,
         _ => AuditAction::ConsultationRead,
     };
-    audit::record_in(&mut tx, audit_event(action, user, id)).await?;
-    let who = owners(&mut tx, id).await?;
-    if !who.admits(user) {
-        return Err(ConsultError::NotFound);
+    let mut entry = audit_event(action, user, id);
+    if through_glass {
+        entry = entry.detail("break_glass");
     }
-    let other = match user.role {
-        Role::Doctor => Author::Patient,
-        _ => Author::Doctor,
-    };
-    let now = now_ms();
-    let marked = sqlx::query(
-        "UPDATE consultation_messages SET read_at = $1 \
-         WHERE consultation_id = $2 AND author_role = $3 AND read_at IS NULL",
-    )
-    .bind(now)
-    .bind(id)
-    .bind(author_str(other))
-    .execute(&mut *tx)
-    .await?;
-    if marked.rows_affected() > 0 {
+    audit::record_in(&mut tx, entry).await?;
+    let mut marked_any = false;
+    if !through_glass {
+        let other = match user.role {
+            Role::Doctor => Author::Patient,
+            _ => Author::Doctor,
+        };
+        let marked = sqlx::query(
+            "UPDATE consultation_messages SET read_at = $1 \
+             WHERE consultation_id = $2 AND author_role = $3 AND read_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .bind(author_str(other))
+        .execute(&mut *tx)
+        .await?;
+        marked_any = marked.rows_affected() > 0;
+    }
+    if marked_any {
         publish_in(
             &mut tx,
             &event(
@@ -357,7 +382,7 @@ pub async fn detail(
     }
     let detail = read_detail(&mut tx, id, user.role).await?;
     tx.commit().await?;
-    if marked.rows_affected() > 0 {
+    if marked_any {
         state.events.wake();
     }
     Ok(detail)
@@ -685,29 +710,73 @@ pub async fn close(
     Ok(())
 }
 
-/// The whole case for the doctor who claimed it: the patient's profile, the engine's triage,
-/// the pre-consultation summary and the thread. Audited as a case view.
+/// The whole case for the doctor who claimed it (or reads it through break-glass): the
+/// patient's profile, the engine's triage, the pre-consultation summary, the assistant
+/// conversation, the thread, the private notes and the patient's earlier consultations.
+/// Audited as a case view.
 pub async fn case_for_doctor(
     state: &AppState,
     doctor: &AuthUser,
     id: &str,
 ) -> Result<CaseDetail, ConsultError> {
     let consultation = detail(state, doctor, id).await?;
+    let mut conn = state.db.pool().acquire().await?;
     let row = sqlx::query(
-        "SELECT c.patient_id, u.name, c.triage_json, c.summary_json FROM consultations c \
+        "SELECT c.patient_id, u.name, c.triage_json, c.summary_json, c.conversation_id, \
+         c.override_reason, c.doctor_id FROM consultations c \
          JOIN users u ON u.id = c.patient_id WHERE c.id = $1",
     )
     .bind(id)
-    .fetch_optional(state.db.pool())
+    .fetch_optional(&mut *conn)
     .await?
     .ok_or(ConsultError::NotFound)?;
     let patient_id: String = row.try_get(0)?;
+    let conversation_id: Option<String> = row.try_get(4)?;
+    let holder: Option<String> = row.try_get(6)?;
+    let transcript = match &conversation_id {
+        Some(conversation) => sqlx::query(
+            "SELECT author, body, created_at FROM conversation_messages \
+             WHERE conversation_id = $1 ORDER BY seq",
+        )
+        .bind(conversation)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|m| -> Result<TranscriptLine, ConsultError> {
+            let author: String = m.try_get(0)?;
+            Ok(TranscriptLine {
+                from_patient: author == "patient",
+                body: m.try_get(1)?,
+                sent_ms: m.try_get(2)?,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
+    let earlier = sqlx::query(&format!(
+        "SELECT {SUMMARY_COLUMNS} FROM consultations c LEFT JOIN users d ON d.id = c.doctor_id \
+         WHERE c.patient_id = $1 AND c.id <> $2 ORDER BY c.created_at DESC LIMIT 50"
+    ))
+    .bind(&patient_id)
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(read_summary)
+    .collect::<Result<Vec<_>, _>>()?;
+    let notes = super::care::notes(&mut conn, id).await?;
+    drop(conn);
     let profile = crate::profile::service::load(&state.db, &patient_id).await?;
     let today = crate::accounts::validate::civil_date(now_ms());
     let triage: String = row.try_get(2)?;
     let summary: String = row.try_get(3)?;
     Ok(CaseDetail {
         consultation,
+        mine: holder.as_deref() == Some(doctor.user_id.as_str()),
+        notes,
+        transcript,
+        override_reason: row.try_get(5)?,
+        earlier,
         patient_name: row.try_get(1)?,
         age_years: profile
             .date_of_birth

@@ -180,6 +180,12 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "Chagua kiwango cha uharaka.",
     ),
     (
+        "consult.reason_short",
+        "Say why, in a sentence (at least 15 characters).",
+        "Eleza sababu, kwa sentensi (angalau herufi 15).",
+    ),
+    ("consult.doctor", "Choose a doctor.", "Chagua daktari."),
+    (
         "consultation.closed",
         "This consultation is closed: no more messages can be added.",
         "Shauriano hili limefungwa: hakuna ujumbe zaidi unaoweza kuongezwa.",

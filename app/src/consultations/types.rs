@@ -117,10 +117,55 @@ pub struct QueueItem {
     pub mine: bool,
 }
 
+/// A private clinical note on a case; patients never see these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CareNote {
+    pub id: String,
+    pub author_name: String,
+    pub body: String,
+    pub created_ms: i64,
+}
+
+/// A doctor a case can be handed to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoctorOption {
+    pub id: String,
+    pub name: String,
+}
+
+/// One break-glass grant, for the admins' review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BreakGlassEntry {
+    pub consultation_id: String,
+    pub doctor_name: String,
+    pub reason: String,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+}
+
+/// One line of the patient's conversation with the assistant, as the doctor reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranscriptLine {
+    /// `true` for the patient's words, `false` for the assistant's.
+    pub from_patient: bool,
+    pub body: String,
+    pub sent_ms: i64,
+}
+
 /// The full case, for the doctor it is assigned to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseDetail {
     pub consultation: ConsultationDetail,
+    /// The doctor holds it (may write, close, hand over); `false` when reading through a
+    /// break-glass grant.
+    pub mine: bool,
+    pub notes: Vec<CareNote>,
+    /// The assistant conversation the request came from, if any.
+    pub transcript: Vec<TranscriptLine>,
+    /// Why the level was overridden, when it was.
+    pub override_reason: Option<String>,
+    /// The patient's other consultations, newest first.
+    pub earlier: Vec<ConsultationSummary>,
     pub patient_name: String,
     pub age_years: Option<u32>,
     pub sex: Option<String>,

@@ -33,14 +33,30 @@ pub fn client_key(field: &str, value: &str) -> Result<String, AppError> {
     }
 }
 
-/// An id as the server hands them out (hex), so that nothing else reaches a query.
+/// An id as the server hands them out (hex, or a hyphenated UUID), so that nothing else
+/// reaches a query.
 pub fn id(value: &str) -> Result<String, AppError> {
-    let ok = (1..=64).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric());
+    let ok = (1..=64).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if ok {
         Ok(value.to_owned())
     } else {
         Err(AppError::NotFound)
     }
+}
+
+/// The least a break-glass reason must say, in characters.
+pub const MIN_REASON_CHARS: usize = 15;
+
+/// A reason for an exceptional access: a real sentence, not "x".
+pub fn reason(field: &str, value: &str) -> Result<String, AppError> {
+    let text = text(field, value, true)?;
+    if text.chars().count() < MIN_REASON_CHARS {
+        return Err(AppError::invalid(field, "consult.reason_short"));
+    }
+    Ok(text)
 }
 
 /// A triage level by its stored name.

@@ -12,7 +12,7 @@ use leptos::prelude::*;
 /// What a page reads about the live connection.
 #[derive(Debug, Clone, Copy)]
 pub struct LiveEvents {
-    /// Goes up by one for each event, and on each (re)connection.
+    /// Goes up by one for each event that changed something, and on each (re)connection.
     pub version: ReadSignal<u64>,
     /// The last event received.
     pub last: ReadSignal<Option<LiveEvent>>,
@@ -74,8 +74,12 @@ mod browser {
                 return;
             };
             if let Ok(event) = serde_json::from_str::<LiveEvent>(&data) {
+                // A typing signal changes nothing stored: no need to fetch again.
+                let changed = event.kind != LiveEventKind::ConsultationTyping;
                 set_last.set(Some(event));
-                set_version.update(|v| *v += 1);
+                if changed {
+                    set_version.update(|v| *v += 1);
+                }
             }
         });
         source.set_onopen(Some(on_open.as_ref().unchecked_ref()));

@@ -86,10 +86,13 @@ fn last_event_id(headers: &HeaderMap) -> Option<i64> {
 
 fn to_sse(event: &LiveEvent) -> Event {
     let data = serde_json::to_string(event).unwrap_or_else(|_| "{}".to_owned());
-    Event::default()
-        .id(event.id.to_string())
-        .event(event.kind.as_str())
-        .data(data)
+    // A passing signal carries no id, so the browser's Last-Event-ID stays on stored events.
+    let sse = if event.id == 0 {
+        Event::default()
+    } else {
+        Event::default().id(event.id.to_string())
+    };
+    sse.event(event.kind.as_str()).data(data)
 }
 
 /// One stream's position: replayed events still to send, then the live ones.
@@ -122,10 +125,13 @@ impl Follow {
                     Err(RecvError::Closed) => return None,
                 },
             };
-            if routed.event.id <= self.last_sent || !self.audience.receives(&routed) {
+            let passing = routed.event.id == 0;
+            if (!passing && routed.event.id <= self.last_sent) || !self.audience.receives(&routed) {
                 continue;
             }
-            self.last_sent = routed.event.id;
+            if !passing {
+                self.last_sent = routed.event.id;
+            }
             return Some((routed.event.clone(), self));
         }
     }

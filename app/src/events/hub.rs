@@ -158,6 +158,24 @@ impl EventHub {
         Ok(done.rows_affected())
     }
 
+    /// Sends `event` to this process's streams without storing it, for signals that mean
+    /// nothing a moment later ("the doctor is typing"). It has id 0, is not replayed after a
+    /// reconnect, and does not reach streams held by other instances.
+    pub fn announce(&self, event: &NewEvent) {
+        let routed = Routed {
+            event: LiveEvent {
+                id: 0,
+                kind: event.kind,
+                consultation_id: event.consultation_id.clone(),
+                at_ms: now_ms(),
+            },
+            patient_id: event.patient_id.clone(),
+            doctor_id: event.doctor_id.clone(),
+            to_doctors: event.to_doctors,
+        };
+        let _ = self.sender.send(Arc::new(routed));
+    }
+
     /// How many streams are open on this process.
     pub fn listeners(&self) -> usize {
         self.sender.receiver_count()

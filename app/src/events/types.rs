@@ -20,10 +20,12 @@ pub enum LiveEventKind {
     ConsultationClosed,
     /// Something else about it changed (its level was overridden, the patient cancelled).
     ConsultationUpdated,
+    /// The other side is writing a message (not stored: see `hub::EventHub::announce`).
+    ConsultationTyping,
 }
 
 impl LiveEventKind {
-    pub const ALL: [LiveEventKind; 7] = [
+    pub const ALL: [LiveEventKind; 8] = [
         LiveEventKind::ConsultationOpened,
         LiveEventKind::ConsultationClaimed,
         LiveEventKind::ConsultationReleased,
@@ -31,6 +33,7 @@ impl LiveEventKind {
         LiveEventKind::ConsultationRead,
         LiveEventKind::ConsultationClosed,
         LiveEventKind::ConsultationUpdated,
+        LiveEventKind::ConsultationTyping,
     ];
 
     /// The stored name, also the SSE `event:` field.
@@ -43,6 +46,7 @@ impl LiveEventKind {
             LiveEventKind::ConsultationRead => "consultation_read",
             LiveEventKind::ConsultationClosed => "consultation_closed",
             LiveEventKind::ConsultationUpdated => "consultation_updated",
+            LiveEventKind::ConsultationTyping => "consultation_typing",
         }
     }
 
@@ -51,7 +55,8 @@ impl LiveEventKind {
     }
 }
 
-/// One event: its place in the order, what happened, and to which consultation.
+/// One event: its place in the order (0 for a passing signal that is not stored), what
+/// happened, and to which consultation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LiveEvent {
     pub id: i64,
