@@ -205,3 +205,38 @@ fn js_sys_now() -> f64 {
         .and_then(|w| w.performance())
         .map_or(0.0, |p| p.time_origin() + p.now())
 }
+
+/// A draft kept in this browser's `localStorage` under `key`, so that a reload, a lost
+/// connection or an expired session does not lose what someone was writing. `None` on the
+/// server and when nothing is kept.
+pub fn load_draft(key: &str) -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window()?
+            .local_storage()
+            .ok()??
+            .get_item(&format!("tabibu.draft.{key}"))
+            .ok()?
+            .filter(|d| !d.is_empty())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = key;
+        None
+    }
+}
+
+/// Keeps (or, when `text` is empty, forgets) the draft under `key` in this browser.
+pub fn save_draft(key: &str, text: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+        let name = format!("tabibu.draft.{key}");
+        let _ = if text.is_empty() {
+            storage.remove_item(&name)
+        } else {
+            storage.set_item(&name, text)
+        };
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (key, text);
+}

@@ -15,6 +15,7 @@ pub mod admin;
 #[cfg(feature = "ssr")]
 pub mod audit;
 pub mod consultations;
+pub mod dashboard;
 pub mod error;
 pub mod events;
 pub mod forms;
@@ -85,6 +86,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/consultations") view=consultations::pages::ConsultationsPage />
                     <Route path=path!("/consultations/new") view=consultations::pages::NewConsultationPage />
                     <Route path=path!("/consultations/:id") view=consultations::pages::ConsultationPage />
+                    <Route path=path!("/doctor") view=dashboard::pages::QueuePage />
+                    <Route path=path!("/doctor/cases/:id") view=dashboard::pages::CasePage />
                     <Route path=path!("/admin/users") view=admin::UsersPage />
                     <Route path=path!("/admin/audit") view=admin::AuditPage />
                 </Routes>

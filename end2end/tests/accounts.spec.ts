@@ -114,7 +114,9 @@ test('an admin creates a doctor who can then sign in', async ({ page, problems }
   await page.getByTestId('input-email').fill(doctorEmail);
   await page.getByTestId('input-password').fill(doctorPassword);
   await page.getByTestId('submit').click();
-  await expect(page).toHaveURL(/\/account$/);
+  // Doctors land on their queue.
+  await expect(page).toHaveURL(/\/doctor$/);
+  await page.goto('/account');
   await expect(page.getByTestId('profile-role')).toHaveText('Doctor');
   expect(problems).toEqual([]);
 });

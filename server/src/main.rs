@@ -8,6 +8,9 @@ use tabibu_app::platform::Config;
 use tabibu_server::cli::{Cli, Command};
 use tabibu_server::telemetry;
 
+/// Stack for each runtime thread.
+const RUNTIME_STACK_BYTES: usize = 8 * 1024 * 1024;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(err) = dotenvy::dotenv()
@@ -25,8 +28,11 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(&config);
+    // Rendering a large page walks deeply nested view types; unoptimised builds need more than
+    // the default 2 MiB of stack for that.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(RUNTIME_STACK_BYTES)
         .build()
     {
         Ok(runtime) => runtime,

@@ -445,4 +445,26 @@ on_both_databases! {
         let stranger = app.sign_up("stranger@example.com", PASSWORD).await;
         assert_eq!(app.call("/api/consultations/typing", &[("id", &id)], Some(&stranger)).await.status, 404);
     }
+
+    async fn the_pages_render_on_the_server_for_the_people_they_are_for(app) {
+        let patient = app.sign_up("pages@example.com", PASSWORD).await;
+        let doc = doctor(&app, "doc@example.com", "Dr Pages").await;
+        let id = request(&app, &patient, CHEST_PAIN, "pages-key-001").await;
+        let queue = app.get_as("/doctor", Some(&doc)).await.text().await.unwrap();
+        assert!(queue.contains(&format!("data-id=\"{id}\"")), "the queue lists the case");
+        assert_eq!(app.call("/api/consultations/claim", &[("id", &id)], Some(&doc)).await.status, 200);
+        let case = app.get_as(&format!("/doctor/cases/{id}"), Some(&doc)).await;
+        assert_eq!(case.status(), 200);
+        let html = case.text().await.unwrap();
+        assert!(html.contains("Amina Otieno"), "the case shows the patient");
+        assert!(html.contains("data-testid=\"ai-summary\""));
+        let mine = app.get_as(&format!("/consultations/{id}"), Some(&patient)).await.text().await.unwrap();
+        assert!(mine.contains("data-testid=\"consultation-status\""));
+        assert!(mine.contains("Dr Pages"));
+        // The case page of someone else's case offers break-glass, and shows nothing of it.
+        let other = doctor(&app, "other@example.com", "Dr Other").await;
+        let theirs = app.get_as(&format!("/doctor/cases/{id}"), Some(&other)).await.text().await.unwrap();
+        assert!(theirs.contains("data-testid=\"break-glass\""));
+        assert!(!theirs.contains("Amina Otieno"));
+    }
 }

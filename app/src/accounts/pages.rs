@@ -32,6 +32,7 @@ pub fn use_me() -> Resource<Result<Option<Me>, AppError>> {
 pub fn AccountNav() -> impl IntoView {
     let t = use_strings(&ACCOUNTS);
     let consult = use_strings(&crate::consultations::strings::CONSULT);
+    let queue_text = use_strings(&crate::dashboard::strings::DASHBOARD);
     let me = use_me();
     let sign_out = ServerAction::<SignOut>::new();
     Effect::new(move |_| {
@@ -51,6 +52,8 @@ pub fn AccountNav() -> impl IntoView {
                                         .then(|| view! { <a href="/admin/users" data-testid="nav-admin">"Admin"</a> })}
                                     {(me.role == Role::Patient)
                                         .then(|| view! { <a href="/consultations" data-testid="nav-consultations">{move || consult().list_title}</a> })}
+                                    {(me.role == Role::Doctor)
+                                        .then(|| view! { <a href="/doctor" data-testid="nav-queue">{move || queue_text().queue_title}</a> })}
                                     <a href="/account" data-testid="nav-account">{move || t().account}</a>
                                     <button
                                         type="button"

@@ -74,6 +74,7 @@ impl SignInOutcome {
     pub fn next_path(self) -> &'static str {
         match self {
             SignInOutcome::SignedIn { role: Role::Admin } => "/admin/users",
+            SignInOutcome::SignedIn { role: Role::Doctor } => "/doctor",
             SignInOutcome::SignedIn { .. } => "/account",
             SignInOutcome::MfaRequired => "/sign-in/code",
         }

@@ -73,7 +73,17 @@ pub async fn add_note(
     .bind(now_ms())
     .execute(&mut *tx)
     .await?;
+    // Only the doctor's own pages hear of it: a note is never the patient's business.
+    let event = NewEvent {
+        kind: LiveEventKind::ConsultationUpdated,
+        consultation_id: Some(id.to_owned()),
+        patient_id: None,
+        doctor_id: Some(doctor.user_id.clone()),
+        to_doctors: false,
+    };
+    publish_in(&mut tx, &event).await?;
     tx.commit().await?;
+    state.events.wake();
     Ok(note_id)
 }
 

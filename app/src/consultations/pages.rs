@@ -6,12 +6,13 @@
 //! within a second without a reload. A message that could not be sent (offline) is kept with
 //! its key and sent again when the connection returns; the key makes the retry harmless.
 
-use super::api::{RequestConsultation, SendMessage, consultation, my_consultations};
+use super::api::{RequestConsultation, SendMessage, Typing, consultation, my_consultations};
 use super::strings::{CONSULT, ConsultText};
 use super::types::{Author, ConsultationDetail, ConsultationSummary, ThreadMessage};
 use crate::error::AppError;
+use crate::events::LiveEventKind;
 use crate::events::client::{LiveEvents, use_live_events};
-use crate::forms::{FormError, FormErrors, TextAreaField, go_to};
+use crate::forms::{FormError, FormErrors, TextAreaField, go_to, load_draft, save_draft};
 use crate::i18n::{use_locale, use_strings};
 use crate::layout::SignedIn;
 use leptos::prelude::*;
@@ -190,6 +191,15 @@ fn ConsultationView() -> impl IntoView {
         move || (id(), live.version.get()),
         |(id, _)| consultation(id),
     );
+    // The box to write in stays put while the rest follows the events, so what is being typed
+    // (and the focus) survives a message arriving. It appears once the browser has the
+    // consultation, and goes when it closes.
+    let open = RwSignal::new(false);
+    Effect::new(move |_| {
+        if let Some(Ok(d)) = detail.get() {
+            open.set(d.summary.status.is_open());
+        }
+    });
     view! {
         <OfflineNotice live />
         <Suspense fallback=move || view! { <p role="status">{move || t().loading}</p> }>
@@ -201,6 +211,9 @@ fn ConsultationView() -> impl IntoView {
                     })
             }}
         </Suspense>
+        <Show when=move || open.get()>
+            <Compose id=id() live />
+        </Show>
     }
 }
 
@@ -233,11 +246,8 @@ fn Detail(detail: ConsultationDetail, live: LiveEvents) -> impl IntoView {
             </section>
         })}
         <Thread messages=detail.messages.clone() />
-        {if open {
-            view! { <Compose id=s.id.clone() live /> }.into_any()
-        } else {
-            view! { <p class="notice" role="status" data-testid="closed-notice">{move || t().closed_notice}</p> }.into_any()
-        }}
+        <TypingNotice live id=s.id.clone() text=Signal::derive(move || t().doctor_typing) />
+        {(!open).then(|| view! { <p class="notice" role="status" data-testid="closed-notice">{move || t().closed_notice}</p> })}
     }
 }
 
@@ -246,6 +256,17 @@ fn author_label(t: &'static ConsultText, m: &ThreadMessage) -> &'static str {
         (true, _) => t.you,
         (false, Author::Doctor) => t.doctor,
         (false, Author::Patient) => t.patient,
+    }
+}
+
+/// "… is typing", while the other side of consultation `id` writes.
+#[component]
+pub fn TypingNotice(live: LiveEvents, id: String, text: Signal<&'static str>) -> impl IntoView {
+    let typing = use_typing(live, Signal::stored(id));
+    view! {
+        <p class="typing" aria-live="polite" data-testid="typing">
+            {move || typing.get().then(|| text.get())}
+        </p>
     }
 }
 
@@ -287,6 +308,36 @@ pub fn Thread(messages: Vec<ThreadMessage>) -> impl IntoView {
 pub fn Compose(id: String, live: LiveEvents) -> impl IntoView {
     let t = use_strings(&CONSULT);
     let body = RwSignal::new(String::new());
+    let draft_key = format!("consultation.{id}");
+    // The draft is kept in the browser as it is written, and comes back after a reload.
+    Effect::new({
+        let draft_key = draft_key.clone();
+        move |_| {
+            if let Some(draft) = load_draft(&draft_key) {
+                body.set(draft);
+            }
+        }
+    });
+    let typing = ServerAction::<Typing>::new();
+    let last_typing = StoredValue::new(0_i64);
+    let typing_id = id.clone();
+    Effect::new({
+        let draft_key = draft_key.clone();
+        move |first: Option<()>| {
+            let text = body.get();
+            if first.is_some() {
+                save_draft(&draft_key, &text);
+                // Tell the other side, at most every few seconds while writing.
+                let now = crate::dashboard::cue::now_ms();
+                if !text.is_empty() && now - last_typing.get_value() > TYPING_EVERY_MS {
+                    last_typing.set_value(now);
+                    typing.dispatch(Typing {
+                        id: typing_id.clone(),
+                    });
+                }
+            }
+        }
+    });
     let errors = FormErrors::new();
     let pending = RwSignal::new(None::<(String, String)>);
     let action = ServerAction::<SendMessage>::new();
@@ -346,4 +397,40 @@ pub fn Compose(id: String, live: LiveEvents) -> impl IntoView {
             </button>
         </form>
     }
+}
+
+/// How often a typing signal is sent while someone writes.
+const TYPING_EVERY_MS: i64 = 3_000;
+
+/// Whether the other side of consultation `id` is writing right now: true for a few seconds
+/// after each typing signal.
+pub fn use_typing(live: LiveEvents, id: Signal<String>) -> ReadSignal<bool> {
+    let (typing, set_typing) = signal(false);
+    let generation = StoredValue::new(0_u32);
+    Effect::new(move |_| {
+        let Some(event) = live.last.get() else {
+            return;
+        };
+        let here = event.consultation_id.as_deref() == Some(id.get_untracked().as_str());
+        if !here {
+            return;
+        }
+        // Any stored change (a message arrived) ends the indicator; a typing signal starts it.
+        let on = event.kind == LiveEventKind::ConsultationTyping;
+        set_typing.set(on);
+        if on {
+            generation.update_value(|g| *g += 1);
+            let mine = generation.get_value();
+            set_timeout(
+                // The page may have moved on by then: nothing to clear.
+                move || {
+                    if generation.try_get_value() == Some(mine) {
+                        set_typing.try_set(false);
+                    }
+                },
+                std::time::Duration::from_secs(4),
+            );
+        }
+    });
+    typing
 }

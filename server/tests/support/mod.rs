@@ -195,6 +195,7 @@ pub fn server_runtime() -> &'static tokio::runtime::Runtime {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("test-server")
+            .thread_stack_size(8 * 1024 * 1024)
             .enable_all()
             .build()
             .expect("the test server runtime starts")
