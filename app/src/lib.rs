@@ -14,6 +14,7 @@ pub mod accounts;
 pub mod admin;
 #[cfg(feature = "ssr")]
 pub mod audit;
+pub mod documents;
 pub mod error;
 pub mod forms;
 pub mod i18n;
@@ -80,6 +81,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/account") view=accounts::pages::AccountPage />
                     <Route path=path!("/profile") view=profile::pages::ProfilePage />
                     <Route path=path!("/my-data") view=records::pages::MyDataPage />
+                    <Route path=path!("/documents") view=documents::pages::DocumentsPage />
                     <Route path=path!("/admin/users") view=admin::UsersPage />
                     <Route path=path!("/admin/audit") view=admin::AuditPage />
                 </Routes>

@@ -95,6 +95,15 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/api/records/fhir", get(tabibu_app::records::http::download))
+        .route(
+            "/api/documents",
+            axum::routing::post(tabibu_app::documents::http::upload).layer(
+                // The handler counts the bytes itself as they stream; this only lifts axum's
+                // 2 MB default for this one route.
+                axum::extract::DefaultBodyLimit::max(upload_body_limit(&state.config)),
+            ),
+        )
+        .route("/api/documents/{id}", get(tabibu_app::documents::http::view))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -113,6 +122,14 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn(request_id::assign_request_id))
         .layer(axum::middleware::from_fn_with_state(headers, security_headers::add_security_headers))
+}
+
+/// The body limit of the upload route: the configured file limit, with room to spare so that
+/// the handler's own check (with its clear message) is the one that answers.
+fn upload_body_limit(config: &Config) -> usize {
+    usize::try_from(config.max_upload_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1024 * 1024)
 }
 
 /// What every page render and server function finds in its Leptos context.

@@ -98,6 +98,12 @@ pub enum AuditAction {
     RecordExported,
     TimelineRead,
     AccountDeleted,
+    DocumentUploaded,
+    DocumentsListed,
+    DocumentViewed,
+    DocumentDownloaded,
+    DocumentDeleted,
+    LabResultsRead,
 }
 
 impl AuditAction {
@@ -128,6 +134,12 @@ impl AuditAction {
         AuditAction::RecordExported,
         AuditAction::TimelineRead,
         AuditAction::AccountDeleted,
+        AuditAction::DocumentUploaded,
+        AuditAction::DocumentsListed,
+        AuditAction::DocumentViewed,
+        AuditAction::DocumentDownloaded,
+        AuditAction::DocumentDeleted,
+        AuditAction::LabResultsRead,
     ];
 
     /// The stored code. Never change one: stored hashes cover it.
@@ -158,6 +170,12 @@ impl AuditAction {
             AuditAction::RecordExported => "record_exported",
             AuditAction::TimelineRead => "timeline_read",
             AuditAction::AccountDeleted => "account_deleted",
+            AuditAction::DocumentUploaded => "document_uploaded",
+            AuditAction::DocumentsListed => "documents_listed",
+            AuditAction::DocumentViewed => "document_viewed",
+            AuditAction::DocumentDownloaded => "document_downloaded",
+            AuditAction::DocumentDeleted => "document_deleted",
+            AuditAction::LabResultsRead => "lab_results_read",
         }
     }
 

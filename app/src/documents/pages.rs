@@ -1,0 +1,6 @@
+//! placeholder
+use leptos::prelude::*;
+#[component]
+pub fn DocumentsPage() -> impl IntoView {
+    view! { <p>"x"</p> }
+}
