@@ -48,6 +48,11 @@ pub fn AccountNav() -> impl IntoView {
                                 view! {
                                     {(me.role == Role::Admin)
                                         .then(|| view! { <a href="/admin/users" data-testid="nav-admin">"Admin"</a> })}
+                                    {(me.role == Role::Patient)
+                                        .then(|| {
+                                            let d = use_strings(&crate::documents::strings::DOCUMENTS);
+                                            view! { <a href="/documents" data-testid="nav-documents">{move || d().nav}</a> }
+                                        })}
                                     <a href="/account" data-testid="nav-account">{move || t().account}</a>
                                     <button
                                         type="button"
