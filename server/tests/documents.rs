@@ -60,7 +60,9 @@ fn lab_pdf(lines: &[&str]) -> Vec<u8> {
         pdf.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
     }
     let xref = pdf.len();
-    pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    pdf.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
     for offset in offsets {
         pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
     }
@@ -130,7 +132,8 @@ async fn audit_codes(app: &support::TestApp) -> Vec<String> {
 }
 
 async fn sign_in_doctor(app: &support::TestApp) -> String {
-    app.create_staff("doctor@example.com", PASSWORD, Role::Doctor).await;
+    app.create_staff("doctor@example.com", PASSWORD, Role::Doctor)
+        .await;
     app.call(
         "/api/accounts/sign_in",
         &[("email", "doctor@example.com"), ("password", PASSWORD)],
@@ -170,19 +173,26 @@ async fn raw_exchange(app: &support::TestApp, head: &str, body: &[u8]) -> (u16, 
             answer.extend_from_slice(&buf[..n]);
             let text = String::from_utf8_lossy(&answer);
             if let Some((headers, rest)) = text.split_once("\r\n\r\n") {
-                let length = headers
-                    .lines()
-                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap()));
+                let length = headers.lines().find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap())
+                });
                 if length.is_some_and(|n| rest.len() >= n) {
                     break;
                 }
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(20), read).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(20), read)
+        .await
+        .unwrap();
     let text = String::from_utf8_lossy(&answer).into_owned();
     let status = text.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -221,7 +231,12 @@ async fn over_the_limit_is_refused_while_streaming(backend: support::Backend) {
     assert_eq!(count(&app, "documents").await, 0);
     eventually("no file is left", || stored_files(&app).is_empty()).await;
     // Within the limit, the same file is welcome.
-    assert_eq!(upload(&app, Some(&amina), "small.pdf", lab_pdf(REPORT)).await.0, 201);
+    assert_eq!(
+        upload(&app, Some(&amina), "small.pdf", lab_pdf(REPORT))
+            .await
+            .0,
+        201
+    );
 }
 
 #[tokio::test]

@@ -33,10 +33,10 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Copy)]
 pub struct SameOriginFraming;
 
-fn caller(auth: Option<Extension<RequestAuth>>) -> Result<AuthUser, Response> {
+fn caller(auth: Option<Extension<RequestAuth>>) -> Result<AuthUser, AppError> {
     let user = auth.and_then(|Extension(RequestAuth(user))| user);
-    access::check(PATIENT, user.as_ref()).map_err(|refusal| error_response(&refusal))?;
-    user.ok_or_else(|| error_response(&AppError::Unauthenticated))
+    access::check(PATIENT, user.as_ref())?;
+    user.ok_or(AppError::Unauthenticated)
 }
 
 fn refusal(status: StatusCode, key: &str) -> Response {
@@ -54,7 +54,7 @@ pub async fn upload(
 ) -> Response {
     let user = match caller(auth) {
         Ok(user) => user,
-        Err(response) => return response,
+        Err(refusal) => return error_response(&refusal),
     };
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -71,16 +71,12 @@ pub async fn upload(
     let ip = ip.map(|Extension(ClientIp(ip))| ip);
     match service::upload(&state, &user, ip, &name, body.into_data_stream()).await {
         Ok(document) => (StatusCode::CREATED, axum::Json(document)).into_response(),
-        Err(UploadError::TooLarge) => {
-            refusal(StatusCode::PAYLOAD_TOO_LARGE, "documents.too_large")
-        }
+        Err(UploadError::TooLarge) => refusal(StatusCode::PAYLOAD_TOO_LARGE, "documents.too_large"),
         Err(UploadError::Empty) => refusal(StatusCode::UNPROCESSABLE_ENTITY, "documents.empty"),
         Err(UploadError::Refused(why)) => {
             refusal(StatusCode::UNSUPPORTED_MEDIA_TYPE, why.message_key())
         }
-        Err(UploadError::Interrupted) => {
-            refusal(StatusCode::BAD_REQUEST, "documents.interrupted")
-        }
+        Err(UploadError::Interrupted) => refusal(StatusCode::BAD_REQUEST, "documents.interrupted"),
         Err(UploadError::Internal(err)) => {
             endpoint_internal_error("documents.upload", &err, &headers)
         }
@@ -122,7 +118,7 @@ pub async fn view(
 ) -> Response {
     let user = match caller(auth) {
         Ok(user) => user,
-        Err(response) => return response,
+        Err(refusal) => return error_response(&refusal),
     };
     let download = matches!(query.download.as_deref(), Some("1" | "true"));
     let ip = ip.map(|Extension(ClientIp(ip))| ip);
@@ -160,10 +156,12 @@ pub async fn view(
         out.insert(header::CONTENT_DISPOSITION, value);
     }
     out.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    out.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    out.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
     if is_pdf && !download {
         response.extensions_mut().insert(SameOriginFraming);
     }
     response
 }
-

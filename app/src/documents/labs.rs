@@ -29,16 +29,51 @@ const MAX_LINE: usize = 200;
 
 /// Words that start lines which are never lab values, however they continue.
 const NOT_TESTS: &[&str] = &[
-    "page", "date", "time", "tel", "telephone", "phone", "mobile", "fax", "box", "po", "pobox",
-    "age", "dob", "id", "no", "number", "patient", "ref", "lab", "sample", "specimen", "invoice",
-    "receipt", "account", "street", "road", "avenue", "floor", "room", "bed", "ward", "year",
-    "collected", "received", "reported", "printed", "total pages", "tests", "test",
+    "page",
+    "date",
+    "time",
+    "tel",
+    "telephone",
+    "phone",
+    "mobile",
+    "fax",
+    "box",
+    "po",
+    "pobox",
+    "age",
+    "dob",
+    "id",
+    "no",
+    "number",
+    "patient",
+    "ref",
+    "lab",
+    "sample",
+    "specimen",
+    "invoice",
+    "receipt",
+    "account",
+    "street",
+    "road",
+    "avenue",
+    "floor",
+    "room",
+    "bed",
+    "ward",
+    "year",
+    "collected",
+    "received",
+    "reported",
+    "printed",
+    "total pages",
+    "tests",
+    "test",
 ];
 
 /// Units without a `/`, `%` or `^` that lab reports print on their own.
 const BARE_UNITS: &[&str] = &[
-    "fl", "pg", "g", "mg", "u", "iu", "s", "sec", "secs", "seconds", "ratio", "index", "mm",
-    "meq", "mosm", "cells", "copies",
+    "fl", "pg", "g", "mg", "u", "iu", "s", "sec", "secs", "seconds", "ratio", "index", "mm", "meq",
+    "mosm", "cells", "copies",
 ];
 
 /// Every lab value in `text`, in the order printed.
@@ -144,7 +179,10 @@ fn is_test_name(name: &str) -> bool {
     if !name.chars().next().is_some_and(char::is_alphanumeric) {
         return false;
     }
-    if name.chars().any(|c| matches!(c, '@' | '+' | '#' | '/' | '\\' | '|')) {
+    if name
+        .chars()
+        .any(|c| matches!(c, '@' | '+' | '#' | '/' | '\\' | '|'))
+    {
         return false;
     }
     // A word of digits alone (a house or box number) is not part of a test's name.
@@ -162,7 +200,11 @@ fn is_test_name(name: &str) -> bool {
 }
 
 fn flag_word(token: &str) -> Option<Flag> {
-    match token.trim_matches(['(', ')', '*', '[', ']']).to_lowercase().as_str() {
+    match token
+        .trim_matches(['(', ')', '*', '[', ']'])
+        .to_lowercase()
+        .as_str()
+    {
         "h" | "hh" | "high" => Some(Flag::High),
         "l" | "ll" | "low" => Some(Flag::Low),
         "n" | "normal" => Some(Flag::Normal),
@@ -207,11 +249,19 @@ fn reference_range(text: &str) -> Option<(Option<f64>, Option<f64>)> {
     if let Some(high) = compact
         .strip_prefix("<=")
         .or_else(|| compact.strip_prefix('<'))
-        .or_else(|| compact.to_lowercase().strip_prefix("upto").map(|_| &compact[4..]))
+        .or_else(|| {
+            compact
+                .to_lowercase()
+                .strip_prefix("upto")
+                .map(|_| &compact[4..])
+        })
     {
         return number(high).map(|h| (None, Some(h)));
     }
-    if let Some(low) = compact.strip_prefix(">=").or_else(|| compact.strip_prefix('>')) {
+    if let Some(low) = compact
+        .strip_prefix(">=")
+        .or_else(|| compact.strip_prefix('>'))
+    {
         return number(low).map(|l| (Some(l), None));
     }
     let (low, high) = compact.split_once('-')?;
@@ -256,11 +306,17 @@ mod tests {
         let sodium = one("Sodium 140 mmol/L (135 - 145)");
         assert_eq!(sodium.flag, Some(Flag::Normal));
         let crp = one("CRP 12 mg/L <5");
-        assert_eq!((crp.ref_low, crp.ref_high, crp.flag), (None, Some(5.0), Some(Flag::High)));
+        assert_eq!(
+            (crp.ref_low, crp.ref_high, crp.flag),
+            (None, Some(5.0), Some(Flag::High))
+        );
         let hba1c = one("HbA1c 6.5 %");
         assert_eq!((hba1c.unit.as_str(), hba1c.flag), ("%", None));
         let plt = one("Platelets\t250 x 10^9/L\t150\u{2013}400");
-        assert_eq!((plt.unit.as_str(), plt.flag), ("x10^9/L", Some(Flag::Normal)));
+        assert_eq!(
+            (plt.unit.as_str(), plt.flag),
+            ("x10^9/L", Some(Flag::Normal))
+        );
         let mcv = one("MCV 72 fL 80 - 100 L");
         assert_eq!(mcv.flag, Some(Flag::Low));
         let b12 = one("Vitamin B12 350 pg/mL 200-900");

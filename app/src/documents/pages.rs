@@ -380,7 +380,10 @@ fn series(labs: &[LabResult]) -> Vec<Series> {
     let mut out: Vec<(String, Series, Vec<String>)> = Vec::new();
     for lab in labs {
         let key = normalise_test_name(&lab.test_name);
-        match out.iter_mut().find(|(k, s, _)| *k == key && s.unit == lab.unit) {
+        match out
+            .iter_mut()
+            .find(|(k, s, _)| *k == key && s.unit == lab.unit)
+        {
             Some((_, s, documents)) => {
                 s.points.push((lab.document_at, lab.value));
                 if !documents.contains(&lab.document_id) {
@@ -576,8 +579,10 @@ mod browser {
             };
             uploads.update(|list| list.push(item.clone()));
             if file.size() > max_bytes as f64 {
-                item.state
-                    .set(UploadState::Failed(AppError::invalid("file", "documents.too_large")));
+                item.state.set(UploadState::Failed(AppError::invalid(
+                    "file",
+                    "documents.too_large",
+                )));
                 continue;
             }
             send(&file, &item, refresh);
@@ -587,7 +592,8 @@ mod browser {
     /// Sends one file. The two callbacks live as long as the page (they are small, and a
     /// callback cannot free itself while it runs).
     fn send(file: &web_sys::File, item: &UploadItem, refresh: RwSignal<u32>) {
-        let failed = |state: RwSignal<UploadState>| state.set(UploadState::Failed(AppError::Transport));
+        let failed =
+            |state: RwSignal<UploadState>| state.set(UploadState::Failed(AppError::Transport));
         let Ok(xhr) = web_sys::XmlHttpRequest::new() else {
             return failed(item.state);
         };

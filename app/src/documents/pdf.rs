@@ -138,7 +138,13 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// Page content (or a form): not an image, font, metadata, or cross-reference stream.
 fn is_content(dict: &[u8]) -> bool {
     let skip: [&[u8]; 8] = [
-        b"/Image", b"/Length1", b"/Length2", b"/Length3", b"/XRef", b"/ObjStm", b"/Metadata",
+        b"/Image",
+        b"/Length1",
+        b"/Length2",
+        b"/Length3",
+        b"/XRef",
+        b"/ObjStm",
+        b"/Metadata",
         b"/FontFile",
     ];
     !skip.iter().any(|s| contains(dict, s)) && !contains(dict, b"/DecodeParms")
@@ -205,7 +211,10 @@ impl Lexer<'_> {
                     self.at += 1;
                     return Some(Token::Other);
                 }
-                match std::str::from_utf8(word).ok().and_then(|w| w.parse::<f64>().ok()) {
+                match std::str::from_utf8(word)
+                    .ok()
+                    .and_then(|w| w.parse::<f64>().ok())
+                {
                     Some(n) => Some(Token::Number(n)),
                     None => Some(Token::Operator(String::from_utf8_lossy(word).into_owned())),
                 }
@@ -323,7 +332,7 @@ fn show_text(content: &[u8], out: &mut String, limits: &Limits) -> Result<(), Pd
     let mut count = 0usize;
     while let Some(token) = lexer.next() {
         count += 1;
-        if count % 4096 == 0 && Instant::now() > limits.deadline {
+        if count.is_multiple_of(4096) && Instant::now() > limits.deadline {
             return Err(PdfError::TooSlow);
         }
         if out.len() >= limits.max_text {
@@ -434,7 +443,11 @@ mod tests {
     #[test]
     fn text_lines_come_out_of_plain_and_compressed_streams() {
         for flate in [false, true] {
-            let stream = if flate { zlib(CONTENT) } else { CONTENT.to_vec() };
+            let stream = if flate {
+                zlib(CONTENT)
+            } else {
+                CONTENT.to_vec()
+            };
             let text = text(&pdf_with(&stream, flate), &limits()).unwrap();
             let lines: Vec<&str> = text.lines().collect();
             assert_eq!(lines[0], "Haemoglobin 10.2 g/dL 12.0 - 15.5");
@@ -467,7 +480,10 @@ mod tests {
             .to_vec();
         pdf.extend_from_slice(&pdf_with(b"BT (Sodium 140 mmol/L) Tj ET", false)[9..]);
         assert_eq!(text(&pdf, &limits()).unwrap().trim(), "Sodium 140 mmol/L");
-        assert_eq!(text(b"%PDF-1.4 /Encrypt", &limits()), Err(PdfError::Encrypted));
+        assert_eq!(
+            text(b"%PDF-1.4 /Encrypt", &limits()),
+            Err(PdfError::Encrypted)
+        );
         assert_eq!(text(b"%PDF-1.4 nothing", &limits()).unwrap(), "");
     }
 }

@@ -174,7 +174,10 @@ where
                 if kind == Kind::Pdf {
                     copy = Some(head.clone());
                 }
-                (kind, start_sealing(state, &store, &storage_key, &head).await?)
+                (
+                    kind,
+                    start_sealing(state, &store, &storage_key, &head).await?,
+                )
             }
             Sniff::Refuse(refusal) => return Err(UploadError::Refused(refusal)),
             Sniff::NeedMore => return Err(UploadError::Refused(Refusal::UnsupportedType)),
@@ -313,10 +316,7 @@ pub async fn list_for_patient(
 
 /// A patient's lab values across all their documents, oldest document first, in the order
 /// each document printed them. Unaudited: the caller checks access and audits.
-pub async fn labs_for_patient(
-    db: &Db,
-    patient_id: &str,
-) -> Result<Vec<LabResult>, DocumentsError> {
+pub async fn labs_for_patient(db: &Db, patient_id: &str) -> Result<Vec<LabResult>, DocumentsError> {
     let rows = sqlx::query(
         "SELECT l.id, l.document_id, d.created_at, l.test_name, l.value, l.unit, l.ref_low, \
          l.ref_high, l.flag, l.position \

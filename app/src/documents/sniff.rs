@@ -79,8 +79,7 @@ pub fn sniff(head: &[u8], complete: bool) -> Sniff {
 fn judge(head: &[u8]) -> Sniff {
     if head.len() < 8 {
         let could_be = |sig: &[u8]| sig.starts_with(head) || head.starts_with(sig);
-        return if could_be(b"%PDF-") || could_be(&[0xFF, 0xD8, 0xFF]) || could_be(PNG_SIGNATURE)
-        {
+        return if could_be(b"%PDF-") || could_be(&[0xFF, 0xD8, 0xFF]) || could_be(PNG_SIGNATURE) {
             if head.starts_with(b"%PDF-") {
                 Sniff::Accept(Kind::Pdf)
             } else {
@@ -219,11 +218,20 @@ mod tests {
             sniff(html_then_pdf, false),
             Sniff::Refuse(Refusal::UnsupportedType)
         );
-        assert_eq!(sniff(b" %PDF-1.4", true), Sniff::Refuse(Refusal::UnsupportedType));
+        assert_eq!(
+            sniff(b" %PDF-1.4", true),
+            Sniff::Refuse(Refusal::UnsupportedType)
+        );
         assert_eq!(sniff(b"", true), Sniff::Refuse(Refusal::UnsupportedType));
         assert_eq!(sniff(b"\xFF\xD8", false), Sniff::NeedMore);
-        assert_eq!(sniff(b"\xFF\xD8", true), Sniff::Refuse(Refusal::UnsupportedType));
-        assert_eq!(sniff(b"\xFF\xD8\xFF\xE0\x00", true), Sniff::Refuse(Refusal::UnreadableImage));
+        assert_eq!(
+            sniff(b"\xFF\xD8", true),
+            Sniff::Refuse(Refusal::UnsupportedType)
+        );
+        assert_eq!(
+            sniff(b"\xFF\xD8\xFF\xE0\x00", true),
+            Sniff::Refuse(Refusal::UnreadableImage)
+        );
     }
 
     #[test]
@@ -236,12 +244,18 @@ mod tests {
             sniff(&png_of(20_000, 10_000), false),
             Sniff::Refuse(Refusal::ImageTooLarge)
         );
-        assert_eq!(sniff(&png_of(0, 10), false), Sniff::Refuse(Refusal::UnreadableImage));
+        assert_eq!(
+            sniff(&png_of(0, 10), false),
+            Sniff::Refuse(Refusal::UnreadableImage)
+        );
         assert_eq!(
             sniff(&jpeg_of(65_000, 65_000, 10), false),
             Sniff::Refuse(Refusal::ImageTooLarge)
         );
-        assert_eq!(sniff(&jpeg_of(100, 0, 10), false), Sniff::Refuse(Refusal::UnreadableImage));
+        assert_eq!(
+            sniff(&jpeg_of(100, 0, 10), false),
+            Sniff::Refuse(Refusal::UnreadableImage)
+        );
     }
 
     #[test]
@@ -251,6 +265,9 @@ mod tests {
         assert_eq!(sniff(&jpeg, false), Sniff::Accept(Kind::Jpeg));
         let mut broken = png_of(10, 10);
         broken[12..16].copy_from_slice(b"IDAT");
-        assert_eq!(sniff(&broken, false), Sniff::Refuse(Refusal::UnreadableImage));
+        assert_eq!(
+            sniff(&broken, false),
+            Sniff::Refuse(Refusal::UnreadableImage)
+        );
     }
 }

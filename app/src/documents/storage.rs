@@ -61,8 +61,7 @@ pub trait DocumentStore: Send + Sync {
 
 /// A blob being written. Dropping it without [`BlobUpload::commit`] discards what was written.
 pub trait BlobUpload: Send {
-    fn write_all(&mut self, bytes: &[u8])
-    -> impl Future<Output = Result<(), StorageError>> + Send;
+    fn write_all(&mut self, bytes: &[u8]) -> impl Future<Output = Result<(), StorageError>> + Send;
     fn commit(self) -> impl Future<Output = Result<(), StorageError>> + Send;
 }
 
@@ -279,7 +278,11 @@ pub struct Opener<R: AsyncRead + Unpin> {
 
 impl<R: AsyncRead + Unpin> std::fmt::Debug for Opener<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Opener {{ chunk: {}, done: {} }}", self.counter, self.done)
+        write!(
+            f,
+            "Opener {{ chunk: {}, done: {} }}",
+            self.counter, self.done
+        )
     }
 }
 
@@ -408,11 +411,23 @@ mod tests {
 
     #[tokio::test]
     async fn files_of_every_awkward_length_round_trip() {
-        for len in [1, 100, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, 3 * CHUNK + 7] {
+        for len in [
+            1,
+            100,
+            CHUNK - 1,
+            CHUNK,
+            CHUNK + 1,
+            3 * CHUNK,
+            3 * CHUNK + 7,
+        ] {
             let plain: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             for piece in [1000, CHUNK, 5 * CHUNK] {
                 let sealed = seal(&plain, piece).await;
-                assert!(!sealed.windows(64.min(len)).any(|w| w == &plain[..64.min(len)]));
+                assert!(
+                    !sealed
+                        .windows(64.min(len))
+                        .any(|w| w == &plain[..64.min(len)])
+                );
                 assert_eq!(open(&sealed, "k").await.unwrap(), plain, "len {len}");
             }
         }
@@ -424,11 +439,20 @@ mod tests {
         let sealed = seal(&plain, CHUNK).await;
         let cut = &sealed[..MAGIC.len() + PREFIX + 2 * (CHUNK + TAG)];
         assert!(matches!(open(cut, "k").await, Err(StorageError::Corrupt)));
-        assert!(matches!(open(&sealed, "other").await, Err(StorageError::Corrupt)));
+        assert!(matches!(
+            open(&sealed, "other").await,
+            Err(StorageError::Corrupt)
+        ));
         let mut flipped = sealed.clone();
         flipped[100] ^= 1;
-        assert!(matches!(open(&flipped, "k").await, Err(StorageError::Corrupt)));
-        assert!(matches!(open(b"%PDF-1.4", "k").await, Err(StorageError::BadHeader)));
+        assert!(matches!(
+            open(&flipped, "k").await,
+            Err(StorageError::Corrupt)
+        ));
+        assert!(matches!(
+            open(b"%PDF-1.4", "k").await,
+            Err(StorageError::BadHeader)
+        ));
     }
 
     #[test]

@@ -158,7 +158,9 @@ pub fn display_filename(raw: &str) -> String {
     let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
     let cleaned: String = last
         .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+        .filter(|c| {
+            !c.is_control() && !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
         .take(MAX_FILENAME_CHARS)
         .collect();
     let trimmed = cleaned.trim().trim_start_matches('.').trim();
@@ -184,7 +186,12 @@ mod tests {
 
     #[test]
     fn filenames_survive_the_header_round_trip() {
-        for name in ["labs.pdf", "Matokeo ya damu – Julai.pdf", "a%b c.png", "ñ/ü\\x.jpg"] {
+        for name in [
+            "labs.pdf",
+            "Matokeo ya damu – Julai.pdf",
+            "a%b c.png",
+            "ñ/ü\\x.jpg",
+        ] {
             let encoded = encode_filename(name);
             assert!(encoded.is_ascii());
             assert_eq!(decode_filename(&encoded).as_deref(), Some(name));
@@ -202,7 +209,10 @@ mod tests {
         assert_eq!(display_filename("  "), "document");
         assert_eq!(display_filename(".hidden"), "hidden");
         assert_eq!(display_filename("x\u{202e}fdp.exe"), "xfdp.exe");
-        assert_eq!(display_filename(&"a".repeat(500)).chars().count(), MAX_FILENAME_CHARS);
+        assert_eq!(
+            display_filename(&"a".repeat(500)).chars().count(),
+            MAX_FILENAME_CHARS
+        );
     }
 
     #[test]

@@ -630,7 +630,10 @@ mod tests {
     fn a_documents_sha256_is_named_as_rfc_6920_says() {
         // RFC 6920 section 3's example: the SHA-256 of "Hello World!".
         let hex = "7f83b1657ff1fc53b92dc18148a1d65dfc2d4b1fa3d677284addd200126d9069";
-        assert_eq!(ni_sha256(hex), "ni:///sha-256;f4OxZX_x_FO5LcGBSKHWXfwtSx-j1ncoSt3SABJtkGk");
+        assert_eq!(
+            ni_sha256(hex),
+            "ni:///sha-256;f4OxZX_x_FO5LcGBSKHWXfwtSx-j1ncoSt3SABJtkGk"
+        );
     }
 
     #[test]

@@ -57,7 +57,10 @@ pub async fn add_security_headers(
         headers.insert(name.clone(), HeaderValue::from_static(value));
     }
     if framed {
-        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
+        headers.insert(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("SAMEORIGIN"),
+        );
     }
     if settings.hsts {
         headers.insert(
@@ -80,8 +83,7 @@ pub fn content_security_policy(nonce: &str) -> String {
 
 /// The policy of a document shown inline in a frame of our own pages: nothing may run or
 /// load, and only this origin may frame it.
-pub const FRAMED_DOCUMENT_POLICY: &str =
-    "default-src 'none'; img-src 'self'; object-src 'self'; base-uri 'none'; \
+pub const FRAMED_DOCUMENT_POLICY: &str = "default-src 'none'; img-src 'self'; object-src 'self'; base-uri 'none'; \
      form-action 'none'; frame-ancestors 'self'";
 
 static STATIC_HEADERS: [(HeaderName, &str); 7] = [
