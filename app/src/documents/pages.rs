@@ -198,7 +198,6 @@ fn Uploader(
                     }
                 }
             >
-                <label class="button" for="document-files">{move || t().choose_files}</label>
                 <input
                     id="document-files"
                     class="visually-hidden"
@@ -219,6 +218,7 @@ fn Uploader(
                         let _ = ev;
                     }
                 />
+                <label class="button" for="document-files">{move || t().choose_files}</label>
                 <p class="hint">{move || t().drop_hint}</p>
                 <p class="hint">{move || t().limit_prefix} " " {limit}</p>
                 <noscript>
