@@ -21,7 +21,13 @@ fn status_kb(pid: u32, field: &str) -> u64 {
     status
         .lines()
         .find_map(|l| l.strip_prefix(field))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
         .unwrap()
         * 1024
 }
@@ -66,7 +72,9 @@ async fn measure(base: &str, session: &str, pid: u32, file: Vec<u8>) -> (u64, Du
         .post(format!("{base}/api/documents"))
         .header("cookie", format!("tabibu_session={session}"))
         .header("x-filename", "bench.bin")
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(pieces)))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            pieces,
+        )))
         .send()
         .await
         .unwrap();
@@ -90,10 +98,16 @@ async fn main() {
     let base = format!("http://127.0.0.1:{port}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_tabibu"))
         .env_clear()
-        .env("DATABASE_URL", format!("sqlite://{}/tabibu.db", temp.display()))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/tabibu.db", temp.display()),
+        )
         .env("LEPTOS_SITE_ROOT", temp.join("site"))
         .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .env("TABIBU_DATA_KEY", "dGFiaWJ1LXRlc3Qta2V5LW5vdC1mb3ItcHJvZCEhISE=")
+        .env(
+            "TABIBU_DATA_KEY",
+            "dGFiaWJ1LXRlc3Qta2V5LW5vdC1mb3ItcHJvZCEhISE=",
+        )
         .env("TABIBU_MAX_UPLOAD_MB", "25")
         .env("TABIBU_RATE_LIMIT_PER_SECOND", "100000")
         .env("TABIBU_LOG", "error")
@@ -138,7 +152,10 @@ async fn main() {
     std::fs::remove_dir_all(&temp).ok();
 
     let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
-    println!("server resident memory before the uploads: {:.1} MB", mb(idle));
+    println!(
+        "server resident memory before the uploads: {:.1} MB",
+        mb(idle)
+    );
     println!(
         "20 MB PNG: peak resident growth {:.1} MB, {:.2} s",
         mb(photo_growth),
@@ -150,7 +167,11 @@ async fn main() {
         pdf_time.as_secs_f64()
     );
     let worst = photo_growth.max(pdf_growth);
-    println!("worst growth {:.1} MB (target < {:.0} MB)", mb(worst), mb(TARGET_BYTES));
+    println!(
+        "worst growth {:.1} MB (target < {:.0} MB)",
+        mb(worst),
+        mb(TARGET_BYTES)
+    );
     if worst >= TARGET_BYTES {
         println!("FAIL: an upload grew the server's memory by more than the target");
         std::process::exit(1);

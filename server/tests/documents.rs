@@ -352,6 +352,23 @@ on_both_databases! {
         eventually("only the two photos' files remain", || stored_files(&app).len() == 2).await;
     }
 
+    async fn a_pdf_whose_text_cannot_be_read_is_kept_without_values(app) {
+        let amina = app.sign_up("amina@example.com", PASSWORD).await;
+        let locked = b"%PDF-1.6\n1 0 obj\n<< /Length 9 >>\nstream\nsecret!!!\nendstream\nendobj\n\
+            trailer\n<< /Root 2 0 R /Encrypt 3 0 R >>\n%%EOF\n".to_vec();
+        let (status, kept) = upload(&app, Some(&amina), "locked.pdf", locked.clone()).await;
+        assert_eq!(status, 201, "{kept}");
+        assert_eq!(kept["text_status"], "failed");
+        assert_eq!(kept["lab_count"], 0);
+        let scan = b"%PDF-1.4\n1 0 obj\n<< /Length 20 >>\nstream\nq 1 0 0 1 0 0 cm Q\nendstream\nendobj\n%%EOF\n".to_vec();
+        let (status, blank) = upload(&app, Some(&amina), "scan.pdf", scan).await;
+        assert_eq!(status, 201, "{blank}");
+        assert_eq!(blank["text_status"], "no_text");
+        let id = kept["id"].as_str().unwrap();
+        let back = app.get_as(&format!("/api/documents/{id}?download=1"), Some(&amina)).await;
+        assert_eq!(back.bytes().await.unwrap().as_ref(), locked.as_slice());
+    }
+
     async fn another_patient_staff_and_strangers_can_neither_see_nor_touch_a_document(app) {
         let amina = app.sign_up("amina@example.com", PASSWORD).await;
         let baraka = app.sign_up("baraka@example.com", PASSWORD).await;

@@ -38,12 +38,13 @@ enum UploadState {
     Failed(AppError),
 }
 
-/// One file being uploaded, as the page shows it.
+/// One file being uploaded, as the page shows it. Its signals are reference-counted rather
+/// than owned by a component: the list that shows them is rebuilt after every upload.
 #[derive(Debug, Clone)]
 struct UploadItem {
     name: String,
-    progress: RwSignal<f64>,
-    state: RwSignal<UploadState>,
+    progress: ArcRwSignal<f64>,
+    state: ArcRwSignal<UploadState>,
 }
 
 /// `12.3 MB`, `450 KB`.
@@ -155,6 +156,7 @@ fn Uploader(
     let item_view = move |item: UploadItem| {
         let state = item.state;
         let progress = item.progress;
+        let shown = progress.clone();
         view! {
             <li class="upload-item" data-testid="upload-item">
                 <span class="upload-name">{item.name.clone()}</span>
@@ -166,7 +168,7 @@ fn Uploader(
                 <span class="upload-state" role="status" data-testid="upload-state">
                     {move || match state.get() {
                         UploadState::Sending => {
-                            format!("{} {:.0} %", t().uploading, progress.get() * 100.0)
+                            format!("{} {:.0} %", t().uploading, shown.get() * 100.0)
                         }
                         UploadState::Done => t().uploaded.to_owned(),
                         UploadState::Failed(err) => {
@@ -320,7 +322,7 @@ fn DocumentTable(documents: Vec<DocumentSummary>, refresh: RwSignal<u32>) -> imp
                 view! { <p data-testid="documents-empty">{move || t().empty}</p> }.into_any()
             } else {
                 view! {
-                    <div class="table-scroll">
+                    <div class="table-scroll" tabindex="0" role="region" aria-labelledby="documents-title">
                         <table class="data-table">
                             <thead>
                                 <tr>
@@ -521,7 +523,7 @@ fn LabTable(labs: Vec<LabResult>) -> impl IntoView {
             } else {
                 view! {
                     <p class="hint">{move || t().labs_note}</p>
-                    <div class="table-scroll">
+                    <div class="table-scroll" tabindex="0" role="region" aria-labelledby="labs-title">
                         <table class="data-table">
                             <thead>
                                 <tr>
@@ -574,38 +576,39 @@ mod browser {
             };
             let item = UploadItem {
                 name: file.name(),
-                progress: RwSignal::new(0.0),
-                state: RwSignal::new(UploadState::Sending),
+                progress: ArcRwSignal::new(0.0),
+                state: ArcRwSignal::new(UploadState::Sending),
             };
             uploads.update(|list| list.push(item.clone()));
             if file.size() > max_bytes as f64 {
-                item.state.set(UploadState::Failed(AppError::invalid(
-                    "file",
-                    "documents.too_large",
-                )));
+                let too_large = AppError::invalid("file", "documents.too_large");
+                item.state.set(UploadState::Failed(too_large));
                 continue;
             }
-            send(&file, &item, refresh);
+            send(&file, item, refresh);
         }
     }
 
+    fn failed(state: &ArcRwSignal<UploadState>) {
+        state.set(UploadState::Failed(AppError::Transport));
+    }
+
     /// Sends one file. The two callbacks live as long as the page (they are small, and a
-    /// callback cannot free itself while it runs).
-    fn send(file: &web_sys::File, item: &UploadItem, refresh: RwSignal<u32>) {
-        let failed =
-            |state: RwSignal<UploadState>| state.set(UploadState::Failed(AppError::Transport));
+    /// callback cannot free itself while it runs); they only touch reference-counted signals
+    /// and `try_update` the page's, so they stay harmless after the page is left.
+    fn send(file: &web_sys::File, item: UploadItem, refresh: RwSignal<u32>) {
         let Ok(xhr) = web_sys::XmlHttpRequest::new() else {
-            return failed(item.state);
+            return failed(&item.state);
         };
         if xhr.open("POST", UPLOAD_PATH).is_err()
             || xhr
                 .set_request_header(FILENAME_HEADER, &encode_filename(&file.name()))
                 .is_err()
         {
-            return failed(item.state);
+            return failed(&item.state);
         }
         if let Ok(upload) = xhr.upload() {
-            let progress = item.progress;
+            let progress = item.progress.clone();
             let on_progress = Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(
                 move |ev: web_sys::ProgressEvent| {
                     if ev.length_computable() && ev.total() > 0.0 {
@@ -616,13 +619,13 @@ mod browser {
             upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
             on_progress.forget();
         }
-        let (state, progress, answered) = (item.state, item.progress, xhr.clone());
+        let (state, progress, answered) = (item.state.clone(), item.progress, xhr.clone());
         let on_end = Closure::<dyn FnMut()>::new(move || {
             let status = answered.status().unwrap_or(0);
             if status == 201 {
                 progress.set(1.0);
                 state.set(UploadState::Done);
-                refresh.update(|n| *n += 1);
+                refresh.try_update(|n| *n += 1);
                 return;
             }
             let err = answered
@@ -641,7 +644,51 @@ mod browser {
         on_end.forget();
         let blob: &web_sys::Blob = file;
         if xhr.send_with_opt_blob(Some(blob)).is_err() {
-            failed(item.state);
+            failed(&item.state);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lab(document: &str, at: i64, name: &str, value: f64, unit: &str) -> LabResult {
+        LabResult {
+            id: format!("{document}-{name}"),
+            document_id: document.into(),
+            document_at: at,
+            test_name: name.into(),
+            value,
+            unit: unit.into(),
+            ref_low: Some(12.0),
+            ref_high: Some(15.5),
+            flag: None,
+            position: 0,
+        }
+    }
+
+    #[test]
+    fn a_test_is_charted_only_when_it_appears_in_more_than_one_document() {
+        let labs = [
+            lab("a", 1, "Haemoglobin", 10.2, "g/dL"),
+            lab("a", 1, "WBC", 13.5, "x10^9/L"),
+            lab("b", 2, "HAEMOGLOBIN:", 11.8, "g/dL"),
+            lab("b", 2, "Glucose", 5.0, "mmol/L"),
+            lab("c", 3, "Glucose", 90.0, "mg/dL"),
+        ];
+        let charted = series(&labs);
+        assert_eq!(charted.len(), 1, "{charted:?}");
+        assert_eq!(charted[0].name, "Haemoglobin");
+        assert_eq!(charted[0].points, vec![(1, 10.2), (2, 11.8)]);
+    }
+
+    #[test]
+    fn numbers_and_sizes_read_naturally() {
+        assert_eq!(number(10.20), "10.2");
+        assert_eq!(number(140.0), "140");
+        assert_eq!(size_text(2 * 1024 * 1024), "2.0 MB");
+        assert_eq!(size_text(10), "1 KB");
+        assert_eq!(range_text(None, Some(5.0)), "< 5");
     }
 }

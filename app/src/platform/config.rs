@@ -331,6 +331,14 @@ impl Config {
                 "TABIBU_OTHER_EMERGENCY_NUMBERS",
                 self.other_emergency_numbers.join(","),
             ),
+            (
+                "TABIBU_MAX_UPLOAD_MB",
+                (self.max_upload_bytes / (1024 * 1024)).to_string(),
+            ),
+            (
+                "TABIBU_DOCUMENTS_DIR",
+                self.documents_dir().display().to_string(),
+            ),
         ]
     }
 }
