@@ -67,6 +67,14 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         &tabibu_app::platform::db::now_ms().to_string(),
     )
     .await?;
+    // Temporary upload files a crash left behind (a day old: no upload takes that long).
+    match tabibu_app::documents::service::sweep_stale_uploads(&config, Duration::from_secs(86_400))
+        .await
+    {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "removed temporary upload files left by a crash"),
+        Err(err) => tracing::warn!(cause = %err, "could not sweep temporary upload files"),
+    }
     let leptos_options = LeptosOptions::builder()
         .output_name("tabibu")
         .site_root(config.site_root.display().to_string())

@@ -350,6 +350,10 @@ on_both_databases! {
         }
         assert_eq!(count(&app, "documents").await, 2);
         eventually("only the two photos' files remain", || stored_files(&app).len() == 2).await;
+        let refusals: Vec<_> = audit::list(&app.state.db, &AuditFilter::default()).await.unwrap()
+            .into_iter().filter(|e| e.action == "document_uploaded" && e.outcome == "failure")
+            .filter_map(|e| e.detail).collect();
+        assert_eq!(refusals, ["unsupported_type", "image_too_large", "empty", "unsupported_type"]);
     }
 
     async fn a_pdf_whose_text_cannot_be_read_is_kept_without_values(app) {
@@ -444,7 +448,8 @@ on_both_databases! {
         drop(stream);
         eventually("the temporary file is gone", || stored_files(&app).is_empty()).await;
         assert_eq!(count(&app, "documents").await, 0);
-        assert!(!audit_codes(&app).await.iter().any(|c| c == "document_uploaded"));
+        let entries = audit::list(&app.state.db, &AuditFilter::default()).await.unwrap();
+        assert!(!entries.iter().any(|e| e.action == "document_uploaded" && e.outcome == "success"));
     }
 
     async fn the_export_timeline_and_account_deletion_include_documents(app) {

@@ -60,7 +60,11 @@ pub async fn upload(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let ip = ip.map(|Extension(ClientIp(ip))| ip);
     if declared.is_some_and(|n| n > state.config.max_upload_bytes) {
+        if let Err(err) = service::audit_refused(&state.db, &user, ip, "too_large").await {
+            tracing::error!(cause = %err, "could not audit a refused upload");
+        }
         return refusal(StatusCode::PAYLOAD_TOO_LARGE, "documents.too_large");
     }
     let name = headers
@@ -68,8 +72,14 @@ pub async fn upload(
         .and_then(|v| v.to_str().ok())
         .and_then(decode_filename)
         .unwrap_or_default();
-    let ip = ip.map(|Extension(ClientIp(ip))| ip);
-    match service::upload(&state, &user, ip, &name, body.into_data_stream()).await {
+    let result = service::upload(&state, &user, ip, &name, body.into_data_stream()).await;
+    if let Err(refused) = &result
+        && let Some(code) = refused.audit_code()
+        && let Err(err) = service::audit_refused(&state.db, &user, ip, code).await
+    {
+        tracing::error!(cause = %err, "could not audit a refused upload");
+    }
+    match result {
         Ok(document) => (StatusCode::CREATED, axum::Json(document)).into_response(),
         Err(UploadError::TooLarge) => refusal(StatusCode::PAYLOAD_TOO_LARGE, "documents.too_large"),
         Err(UploadError::Empty) => refusal(StatusCode::UNPROCESSABLE_ENTITY, "documents.empty"),

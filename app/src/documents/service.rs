@@ -68,6 +68,44 @@ pub enum UploadError {
     Internal(#[from] DocumentsError),
 }
 
+impl UploadError {
+    /// The audit log's code for a refused upload; `None` for our own failures.
+    pub fn audit_code(&self) -> Option<&'static str> {
+        match self {
+            UploadError::Refused(Refusal::UnsupportedType) => Some("unsupported_type"),
+            UploadError::Refused(Refusal::UnreadableImage) => Some("unreadable_image"),
+            UploadError::Refused(Refusal::ImageTooLarge) => Some("image_too_large"),
+            UploadError::Empty => Some("empty"),
+            UploadError::TooLarge => Some("too_large"),
+            UploadError::Interrupted => Some("interrupted"),
+            UploadError::Internal(_) => None,
+        }
+    }
+}
+
+/// Records a refused upload (why, as a short code) in the audit log.
+pub async fn audit_refused(
+    db: &Db,
+    user: &AuthUser,
+    ip: Option<IpAddr>,
+    code: &'static str,
+) -> Result<(), audit::AuditError> {
+    let mut refused = AuditEvent::new(AuditAction::DocumentUploaded, Outcome::Failure)
+        .actor(&user.user_id, user.role.as_str())
+        .subject(SUBJECT_USER, &user.user_id)
+        .detail(code);
+    if let Some(ip) = ip {
+        refused = refused.ip(ip);
+    }
+    audit::record(db, refused).await.map(|_| ())
+}
+
+/// Removes temporary upload files older than `age` that a crash (not a failed request: those
+/// clean up after themselves) left behind. Run at start; returns how many were removed.
+pub async fn sweep_stale_uploads(config: &Config, age: Duration) -> Result<usize, StorageError> {
+    store(config).sweep_temporary(age).await
+}
+
 impl From<StorageError> for UploadError {
     fn from(err: StorageError) -> Self {
         UploadError::Internal(err.into())

@@ -92,6 +92,31 @@ impl LocalStore {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// Removes temporary upload files last written more than `age` ago. Uploads in progress
+    /// (here or in another instance sharing the folder) write all the time, so a generous
+    /// `age` never touches them.
+    pub async fn sweep_temporary(&self, age: std::time::Duration) -> Result<usize, StorageError> {
+        let mut entries = match tokio::fs::read_dir(&self.dir).await {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(err) => return Err(err.into()),
+        };
+        let mut removed = 0;
+        while let Some(entry) = entries.next_entry().await? {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if !(name.starts_with(".upload-") && name.ends_with(".part")) {
+                continue;
+            }
+            let modified = entry.metadata().await?.modified()?;
+            if modified.elapsed().unwrap_or_default() > age {
+                tokio::fs::remove_file(entry.path()).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
 }
 
 /// A file being written into a [`LocalStore`]: a temporary file until committed.
@@ -453,6 +478,50 @@ mod tests {
             open(b"%PDF-1.4", "k").await,
             Err(StorageError::BadHeader)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_dropped_upload_leaves_nothing_and_only_old_temporary_files_are_swept() {
+        let dir = std::env::temp_dir().join(format!("tabibu-store-{}", new_key()));
+        let store = LocalStore::new(&dir);
+        let key = new_key();
+        let mut upload = store.begin(&key).await.unwrap();
+        upload.write_all(b"sealed bytes").await.unwrap();
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        drop(upload);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+
+        let kept = store.begin(&new_key()).await.unwrap();
+        std::fs::write(dir.join(".upload-crashed.part"), b"x").unwrap();
+        assert_eq!(
+            store
+                .sweep_temporary(std::time::Duration::from_secs(3600))
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            store
+                .sweep_temporary(std::time::Duration::ZERO)
+                .await
+                .unwrap(),
+            2
+        );
+        drop(kept);
+        let mut committed = store.begin(&key).await.unwrap();
+        committed.write_all(b"sealed").await.unwrap();
+        committed.commit().await.unwrap();
+        assert_eq!(
+            store
+                .sweep_temporary(std::time::Duration::ZERO)
+                .await
+                .unwrap(),
+            0
+        );
+        store.open(&key).await.unwrap();
+        store.remove(&key).await.unwrap();
+        store.remove(&key).await.unwrap();
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
