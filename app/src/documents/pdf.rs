@@ -674,6 +674,17 @@ fn space(out: &mut String) {
     }
 }
 
+/// A generous guess at a glyph's width in em (real widths live in the font, which this reader
+/// does not load): wide letters, capitals, narrow punctuation, the rest.
+fn em(c: char) -> f64 {
+    match c {
+        'W' | 'M' | 'm' | 'w' | '@' | '%' => 0.95,
+        ' ' | '.' | ',' | ':' | ';' | 'i' | 'l' | 'j' | '!' | '|' | '\'' => 0.3,
+        c if c.is_uppercase() => 0.75,
+        _ => 0.58,
+    }
+}
+
 /// Appends `bytes` shown in `font`: through its `ToUnicode` table if it has one, else as
 /// single-byte text.
 fn emit(font: Option<&CMap>, bytes: &[u8], out: &mut String) {
@@ -696,8 +707,14 @@ fn show_text(
     };
     let mut operands: Vec<Token> = Vec::new();
     let mut array: Option<Vec<Token>> = None;
-    let mut last_y: Option<f64> = None;
+    // The height of the line being written, when known: table cells are often separate text
+    // objects, each placed with `Tm`, and belong to one line when they share it.
+    let mut line_y: Option<f64> = None;
     let mut font: Option<&CMap> = None;
+    let mut font_size = 12.0_f64;
+    // Where the text since the last `Td` starts: a `Td` along the line that lands about where
+    // that text ends is a kerning step inside a word, not a gap between words.
+    let mut run_start = 0usize;
     let mut count = 0usize;
     while let Some(token) = lexer.next() {
         count += 1;
@@ -725,16 +742,19 @@ fn show_text(
             }
             Token::Operator(op) if array.is_none() => {
                 match op.as_str() {
-                    "BT" => last_y = None,
                     "Tf" => {
                         font = operands.iter().find_map(|t| match t {
                             Token::Name(name) => fonts.by_name.get(name),
                             _ => None,
                         });
+                        if let Some(Token::Number(size)) = operands.last() {
+                            font_size = size.abs().max(1.0);
+                        }
                     }
                     "Tj" | "TJ" | "'" | "\"" => {
                         if op == "'" || op == "\"" {
                             new_line(out);
+                            line_y = None;
                         }
                         match operands.last() {
                             Some(Token::Text(t)) => emit(font, t, out),
@@ -742,28 +762,42 @@ fn show_text(
                             _ => {}
                         }
                     }
-                    "T*" => new_line(out),
+                    "T*" => {
+                        new_line(out);
+                        line_y = None;
+                        run_start = out.len();
+                    }
                     "Td" | "TD" => {
                         let ty = match operands.last() {
                             Some(Token::Number(y)) => *y,
                             _ => 0.0,
                         };
+                        let tx = match operands.len().checked_sub(2).map(|i| &operands[i]) {
+                            Some(Token::Number(x)) => *x,
+                            _ => 0.0,
+                        };
+                        let run_em: f64 = out
+                            .get(run_start..)
+                            .map_or(0.0, |s| s.chars().map(em).sum());
                         if ty.abs() > 0.01 {
                             new_line(out);
-                        } else {
+                            line_y = None;
+                        } else if tx > (run_em * 1.15 + 0.2) * font_size {
                             space(out);
                         }
+                        run_start = out.len();
                     }
                     "Tm" => {
                         let y = match operands.last() {
                             Some(Token::Number(y)) => Some(*y),
                             _ => None,
                         };
-                        match (last_y, y) {
+                        match (line_y, y) {
                             (Some(a), Some(b)) if (a - b).abs() < 0.5 => space(out),
                             _ => new_line(out),
                         }
-                        last_y = y;
+                        line_y = y;
+                        run_start = out.len();
                     }
                     "ET" => space(out),
                     _ => {}
@@ -923,6 +957,43 @@ mod tests {
         pdf.extend_from_slice(cmap);
         pdf.extend_from_slice(b"\nendstream\nendobj\n%%EOF\n");
         assert_eq!(text(&pdf, &limits()).unwrap().trim(), "CRP 12 mg/L <5");
+    }
+
+    #[test]
+    fn table_cells_placed_one_by_one_on_a_line_read_as_one_line() {
+        // How browsers print a table: every cell its own text object, placed with `Tm`.
+        let mut content = String::new();
+        for (y, cells) in [
+            (120, ["Test", "Result", "Unit", "Reference"]),
+            (143, ["Haemoglobin", "10.2", "g/dL", "12.0 - 15.5"]),
+            (166, ["Sodium", "140", "mmol/L", "135 - 145"]),
+        ] {
+            for (i, cell) in cells.iter().enumerate() {
+                content.push_str(&format!(
+                    "BT /F1 16 Tf 1 0 0 -1 {} {y} Tm ({cell}) Tj ET\n",
+                    10 + 90 * i
+                ));
+            }
+        }
+        let text = text(&pdf_with(content.as_bytes(), false), &limits()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "Test Result Unit Reference",
+                "Haemoglobin 10.2 g/dL 12.0 - 15.5",
+                "Sodium 140 mmol/L 135 - 145"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_kerning_step_inside_a_word_adds_no_space() {
+        // "WBC" written as "W", a step of one glyph's width, "BC"; then a column further on.
+        let content =
+            b"BT /F1 16 Tf 1 0 0 -1 10 40 Tm (W) Tj 14.2 0 Td (BC) Tj 90 0 Td (13.5) Tj ET";
+        let text = text(&pdf_with(content, false), &limits()).unwrap();
+        assert_eq!(text.trim(), "WBC 13.5");
     }
 
     #[test]
