@@ -137,6 +137,13 @@ pub async fn view(
         Ok(None) => return error_response(&AppError::NotFound),
         Err(err) => return endpoint_internal_error("documents.view", &err, &headers),
     };
+    file_response(document, download)
+}
+
+/// The answer that streams `document` to the client, decrypting chunk by chunk: `inline`, or
+/// as an attachment when `download`. For any endpoint that has checked the reader may see the
+/// document and audited the read (the patient's own view here; a doctor's case view later).
+pub fn file_response(document: service::OpenDocument, download: bool) -> Response {
     let is_pdf = document.content_type == "application/pdf";
     let content_type = HeaderValue::from_str(&document.content_type).ok();
     let kind = if download { "attachment" } else { "inline" };
