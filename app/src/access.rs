@@ -69,6 +69,9 @@ pub static RULES: &[(&str, Access)] = &[
     ("/api/consultations/break_glass", DOCTOR),
     ("/api/consultations/break_glass_log", ADMIN),
     ("/api/consultations/typing", PATIENT_OR_DOCTOR),
+    ("/api/documents/list", PATIENT),
+    ("/api/documents/labs", PATIENT),
+    ("/api/documents/delete", PATIENT),
 ];
 
 /// Every plain HTTP endpoint under `/api/` that is not a server function (file uploads and
@@ -78,6 +81,8 @@ pub static RULES: &[(&str, Access)] = &[
 pub static ENDPOINTS: &[(&str, &str, Access)] = &[
     ("GET", "/api/records/fhir", PATIENT),
     ("GET", "/api/events", Access::SignedIn),
+    ("POST", "/api/documents", PATIENT),
+    ("GET", "/api/documents/{id}", PATIENT),
 ];
 
 /// The rule for a server function's path; `None` means "not in the table": refuse.

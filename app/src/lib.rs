@@ -16,6 +16,7 @@ pub mod admin;
 pub mod audit;
 pub mod consultations;
 pub mod dashboard;
+pub mod documents;
 pub mod error;
 pub mod events;
 pub mod forms;
@@ -88,6 +89,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/consultations/:id") view=consultations::pages::ConsultationPage />
                     <Route path=path!("/doctor") view=dashboard::pages::QueuePage />
                     <Route path=path!("/doctor/cases/:id") view=dashboard::pages::CasePage />
+                    <Route path=path!("/documents") view=documents::pages::DocumentsPage />
                     <Route path=path!("/admin/users") view=admin::UsersPage />
                     <Route path=path!("/admin/audit") view=admin::AuditPage />
                 </Routes>

@@ -67,6 +67,14 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         &tabibu_app::platform::db::now_ms().to_string(),
     )
     .await?;
+    // Temporary upload files a crash left behind (a day old: no upload takes that long).
+    match tabibu_app::documents::service::sweep_stale_uploads(&config, Duration::from_secs(86_400))
+        .await
+    {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "removed temporary upload files left by a crash"),
+        Err(err) => tracing::warn!(cause = %err, "could not sweep temporary upload files"),
+    }
     let leptos_options = LeptosOptions::builder()
         .output_name("tabibu")
         .site_root(config.site_root.display().to_string())
@@ -100,6 +108,15 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(health::ready))
         .route("/api/records/fhir", get(tabibu_app::records::http::download))
         .route("/api/events", get(tabibu_app::events::http::stream))
+        .route(
+            "/api/documents",
+            axum::routing::post(tabibu_app::documents::http::upload).layer(
+                // The handler counts the bytes itself as they stream; this only lifts axum's
+                // 2 MB default for this one route.
+                axum::extract::DefaultBodyLimit::max(upload_body_limit(&state.config)),
+            ),
+        )
+        .route("/api/documents/{id}", get(tabibu_app::documents::http::view))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -118,6 +135,14 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn(request_id::assign_request_id))
         .layer(axum::middleware::from_fn_with_state(headers, security_headers::add_security_headers))
+}
+
+/// The body limit of the upload route: the configured file limit, with room to spare so that
+/// the handler's own check (with its clear message) is the one that answers.
+fn upload_body_limit(config: &Config) -> usize {
+    usize::try_from(config.max_upload_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1024 * 1024)
 }
 
 /// What every page render and server function finds in its Leptos context.

@@ -54,6 +54,11 @@ pub fn AccountNav() -> impl IntoView {
                                         .then(|| view! { <a href="/consultations" data-testid="nav-consultations">{move || consult().list_title}</a> })}
                                     {(me.role == Role::Doctor)
                                         .then(|| view! { <a href="/doctor" data-testid="nav-queue">{move || queue_text().queue_title}</a> })}
+                                    {(me.role == Role::Patient)
+                                        .then(|| {
+                                            let d = use_strings(&crate::documents::strings::DOCUMENTS);
+                                            view! { <a href="/documents" data-testid="nav-documents">{move || d().nav}</a> }
+                                        })}
                                     <a href="/account" data-testid="nav-account">{move || t().account}</a>
                                     <button
                                         type="button"

@@ -343,6 +343,7 @@ static TABLES: &[&[(&str, &str, &str)]] = &[
     crate::profile::strings::MESSAGES,
     crate::records::strings::MESSAGES,
     crate::consultations::strings::MESSAGES,
+    crate::documents::strings::MESSAGES,
 ];
 
 fn all_messages() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {

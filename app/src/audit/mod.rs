@@ -110,6 +110,12 @@ pub enum AuditAction {
     CaseReassigned,
     BreakGlass,
     BreakGlassReviewed,
+    DocumentUploaded,
+    DocumentsListed,
+    DocumentViewed,
+    DocumentDownloaded,
+    DocumentDeleted,
+    LabResultsRead,
 }
 
 impl AuditAction {
@@ -152,6 +158,12 @@ impl AuditAction {
         AuditAction::CaseReassigned,
         AuditAction::BreakGlass,
         AuditAction::BreakGlassReviewed,
+        AuditAction::DocumentUploaded,
+        AuditAction::DocumentsListed,
+        AuditAction::DocumentViewed,
+        AuditAction::DocumentDownloaded,
+        AuditAction::DocumentDeleted,
+        AuditAction::LabResultsRead,
     ];
 
     /// The stored code. Never change one: stored hashes cover it.
@@ -194,6 +206,12 @@ impl AuditAction {
             AuditAction::CaseReassigned => "case_reassigned",
             AuditAction::BreakGlass => "break_glass",
             AuditAction::BreakGlassReviewed => "break_glass_reviewed",
+            AuditAction::DocumentUploaded => "document_uploaded",
+            AuditAction::DocumentsListed => "documents_listed",
+            AuditAction::DocumentViewed => "document_viewed",
+            AuditAction::DocumentDownloaded => "document_downloaded",
+            AuditAction::DocumentDeleted => "document_deleted",
+            AuditAction::LabResultsRead => "lab_results_read",
         }
     }
 

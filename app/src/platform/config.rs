@@ -76,6 +76,10 @@ pub struct Config {
     pub knowledge_dir: Option<PathBuf>,
     /// Which AI model provider (if any) adds conversation and summaries (`TABIBU_AI_*`).
     pub ai: tabibu_ai::providers::AiConfig,
+    /// The largest document a patient may upload, in bytes (`TABIBU_MAX_UPLOAD_MB`).
+    pub max_upload_bytes: u64,
+    /// Where document files are kept (`TABIBU_DOCUMENTS_DIR`); see [`Config::documents_dir`].
+    pub documents_folder: Option<PathBuf>,
 }
 
 impl Config {
@@ -245,6 +249,15 @@ impl Config {
                     problem: e.problem,
                 }
             })?,
+            max_upload_bytes: 1024
+                * 1024
+                * parse_number::<u64>(
+                    "TABIBU_MAX_UPLOAD_MB",
+                    get("TABIBU_MAX_UPLOAD_MB"),
+                    20,
+                    1..=1024,
+                )?,
+            documents_folder: get("TABIBU_DOCUMENTS_DIR").map(PathBuf::from),
         })
     }
 
@@ -270,6 +283,14 @@ impl Config {
             })
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("data"))
+    }
+
+    /// The folder for document files: `TABIBU_DOCUMENTS_DIR`, else `documents/` in the data
+    /// folder.
+    pub fn documents_dir(&self) -> PathBuf {
+        self.documents_folder
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("documents"))
     }
 
     /// The database URL with any password replaced, fit for a log line or an error.
@@ -309,6 +330,14 @@ impl Config {
             (
                 "TABIBU_OTHER_EMERGENCY_NUMBERS",
                 self.other_emergency_numbers.join(","),
+            ),
+            (
+                "TABIBU_MAX_UPLOAD_MB",
+                (self.max_upload_bytes / (1024 * 1024)).to_string(),
+            ),
+            (
+                "TABIBU_DOCUMENTS_DIR",
+                self.documents_dir().display().to_string(),
             ),
         ]
     }
@@ -445,6 +474,8 @@ mod tests {
         assert_eq!(config.log_format, LogFormat::Pretty);
         assert_eq!(config.emergency_number, "999");
         assert_eq!(config.other_emergency_numbers, vec!["112"]);
+        assert_eq!(config.max_upload_bytes, 20 * 1024 * 1024);
+        assert_eq!(config.documents_dir(), PathBuf::from("data/documents"));
     }
 
     #[test]
@@ -493,6 +524,8 @@ mod tests {
             ("TABIBU_REQUIRE_MFA_STAFF", "yes"),
             ("TABIBU_TRUSTED_PROXIES", "10.0.0.0/33"),
             ("TABIBU_SESSION_IDLE_MINUTES", "0"),
+            ("TABIBU_MAX_UPLOAD_MB", "0"),
+            ("TABIBU_MAX_UPLOAD_MB", "20MB"),
         ] {
             let err = config_from(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var);

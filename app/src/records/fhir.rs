@@ -142,6 +142,18 @@ fn fhir_id(id: &str) -> String {
     }
 }
 
+/// The RFC 6920 name of content with this SHA-256 (`ni:///sha-256;` and the digest in
+/// unpadded base64url). R4's `Attachment.hash` must be SHA-1, which Tabibu does not keep, so
+/// the SHA-256 travels as the document's identifier instead.
+fn ni_sha256(hex_digest: &str) -> String {
+    use base64::Engine;
+    let digest = hex::decode(hex_digest).unwrap_or_default();
+    format!(
+        "ni:///sha-256;{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+    )
+}
+
 fn text_concept(text: &str) -> Value {
     json!({ "text": text })
 }
@@ -282,7 +294,7 @@ pub fn bundle(record: &PatientRecord, base: &str, now_ms: i64) -> Value {
         b.push(json!({
             "resourceType": "DocumentReference",
             "id": fhir_id(&d.id),
-            "identifier": [{ "system": "urn:ietf:rfc:6920", "value": format!("ni:///sha-256;{}", d.sha256_hex) }],
+            "identifier": [{ "system": "urn:ietf:rfc:3986", "value": ni_sha256(&d.sha256_hex) }],
             "status": "current",
             "subject": patient_ref,
             "date": instant(d.created_ms),
@@ -294,7 +306,7 @@ pub fn bundle(record: &PatientRecord, base: &str, now_ms: i64) -> Value {
                     "title": d.file_name,
                     "size": d.size_bytes.max(0),
                     "creation": instant(d.created_ms),
-                    "url": format!("{}/api/documents/{}/download", b.base, d.id),
+                    "url": format!("{}/api/documents/{}?download=1", b.base, d.id),
                 }
             }],
         }));
@@ -612,6 +624,16 @@ mod tests {
         assert_eq!(obs["valueQuantity"]["value"], 9.8);
         assert_eq!(obs["referenceRange"][0]["low"]["value"], 12.0);
         assert_eq!(obs["interpretation"][0]["coding"][0]["code"], "L");
+    }
+
+    #[test]
+    fn a_documents_sha256_is_named_as_rfc_6920_says() {
+        // RFC 6920 section 3's example: the SHA-256 of "Hello World!".
+        let hex = "7f83b1657ff1fc53b92dc18148a1d65dfc2d4b1fa3d677284addd200126d9069";
+        assert_eq!(
+            ni_sha256(hex),
+            "ni:///sha-256;f4OxZX_x_FO5LcGBSKHWXfwtSx-j1ncoSt3SABJtkGk"
+        );
     }
 
     #[test]

@@ -3,12 +3,13 @@
 //!
 //! Reading goes through each feature's own tables; every export is audited. Deleting an
 //! account removes the person and everything that is theirs in one transaction (the
-//! database's `ON DELETE CASCADE` reaches the health profile, sessions, links, consents and
-//! conversations), and pseudonymises them in the audit log, which is kept: its entries stay
+//! database's `ON DELETE CASCADE` reaches the health profile, sessions, links, consents,
+//! conversations, documents and lab values; document files are removed after it commits), and pseudonymises them in the audit log, which is kept: its entries stay
 //! and the chain still verifies, but no longer name them. Nothing here logs record content.
 
 use super::fhir::{
-    self, ConsultationInfo, ConversationInfo, DoctorInfo, MessageInfo, PatientInfo, PatientRecord,
+    self, ConsultationInfo, ConversationInfo, DoctorInfo, DocumentInfo, LabValue, MessageInfo,
+    PatientInfo, PatientRecord,
 };
 use super::types::{TimelineItem, TimelineKind};
 use crate::accounts::service::{AccountError, verify_own_password};
@@ -32,6 +33,8 @@ pub enum RecordsError {
     Audit(#[from] audit::AuditError),
     #[error("profile: {0}")]
     Profile(#[from] crate::profile::service::ProfileError),
+    #[error("documents: {0}")]
+    Documents(#[from] crate::documents::service::DocumentsError),
     #[error("the account no longer exists")]
     Gone,
 }
@@ -87,6 +90,33 @@ pub async fn gather(state: &AppState, patient_id: &str) -> Result<PatientRecord,
             messages,
         });
     }
+    let documents = crate::documents::service::list_for_patient(&state.db, patient_id)
+        .await?
+        .into_iter()
+        .map(|d| DocumentInfo {
+            id: d.id,
+            file_name: d.filename,
+            content_type: d.content_type,
+            size_bytes: d.size_bytes,
+            sha256_hex: d.sha256,
+            created_ms: d.created_at,
+        })
+        .collect();
+    let lab_values = crate::documents::service::labs_for_patient(&state.db, patient_id)
+        .await?
+        .into_iter()
+        .map(|l| LabValue {
+            id: l.id,
+            document_id: l.document_id,
+            test: l.test_name,
+            value: l.value,
+            unit: l.unit,
+            low: l.ref_low,
+            high: l.ref_high,
+            flag: l.flag.map(|f| f.as_str().to_owned()),
+            observed_ms: l.document_at,
+        })
+        .collect();
     Ok(PatientRecord {
         patient: PatientInfo {
             id: patient_id.to_owned(),
@@ -102,7 +132,8 @@ pub async fn gather(state: &AppState, patient_id: &str) -> Result<PatientRecord,
         profile_updated_ms: profile.updated_at,
         conversations,
         consultations: gather_consultations(state, patient_id).await?,
-        ..PatientRecord::default()
+        documents,
+        lab_values,
     })
 }
 
@@ -229,6 +260,14 @@ pub async fn timeline(
             detail: Some(row.try_get(1)?),
         });
     }
+    for document in crate::documents::service::list_for_patient(&state.db, &user.user_id).await? {
+        items.push(TimelineItem {
+            kind: TimelineKind::Document,
+            at_ms: document.created_at,
+            link: "/documents".to_owned(),
+            detail: None,
+        });
+    }
     items.sort_by_key(|item| std::cmp::Reverse(item.at_ms));
     items.truncate(usize::try_from(TIMELINE_LIMIT).unwrap_or(usize::MAX));
     audit::record(&state.db, audited(AuditAction::TimelineRead, user)).await?;
@@ -256,10 +295,14 @@ pub async fn delete_account(
         .bind(&user.email)
         .execute(&mut *tx)
         .await?;
+    // The rows of their documents go with the account (cascade); the files are removed once
+    // that is committed, so a failed deletion never leaves rows pointing at missing files.
+    let files = crate::documents::service::storage_keys_in(&mut tx, &user.user_id).await?;
     sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(&user.user_id)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    crate::documents::service::remove_files(&state.config, &files).await;
     Ok(())
 }

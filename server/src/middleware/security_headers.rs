@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine;
 use rand::RngCore;
+use tabibu_app::documents::http::SameOriginFraming;
 
 /// The nonce of one request.
 #[derive(Debug, Clone)]
@@ -40,13 +41,26 @@ pub async fn add_security_headers(
     let nonce = CspNonce::generate();
     request.extensions_mut().insert(nonce.clone());
     let mut response = next.run(request).await;
+    // An inline document (a PDF our own page shows in a frame) may be framed by this origin
+    // only; it is a file, not a page, so it gets a policy of its own that runs nothing.
+    let framed = response.extensions().get::<SameOriginFraming>().is_some();
     let headers = response.headers_mut();
-    let csp = content_security_policy(&nonce.0);
+    let csp = if framed {
+        FRAMED_DOCUMENT_POLICY.to_owned()
+    } else {
+        content_security_policy(&nonce.0)
+    };
     if let Ok(value) = HeaderValue::from_str(&csp) {
         headers.insert(header::CONTENT_SECURITY_POLICY, value);
     }
     for (name, value) in &STATIC_HEADERS {
         headers.insert(name.clone(), HeaderValue::from_static(value));
+    }
+    if framed {
+        headers.insert(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("SAMEORIGIN"),
+        );
     }
     if settings.hsts {
         headers.insert(
@@ -66,6 +80,11 @@ pub fn content_security_policy(nonce: &str) -> String {
          base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 }
+
+/// The policy of a document shown inline in a frame of our own pages: nothing may run or
+/// load, and only this origin may frame it.
+pub const FRAMED_DOCUMENT_POLICY: &str = "default-src 'none'; img-src 'self'; object-src 'self'; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'self'";
 
 static STATIC_HEADERS: [(HeaderName, &str); 7] = [
     (header::X_FRAME_OPTIONS, "DENY"),
@@ -109,5 +128,13 @@ mod tests {
         assert!(!csp.contains("unsafe-inline"));
         assert!(csp.contains("frame-ancestors 'none'"));
         assert!(csp.contains("'wasm-unsafe-eval'"));
+    }
+
+    #[test]
+    fn a_framed_document_runs_nothing_and_only_this_origin_may_frame_it() {
+        assert!(FRAMED_DOCUMENT_POLICY.starts_with("default-src 'none'"));
+        assert!(FRAMED_DOCUMENT_POLICY.contains("frame-ancestors 'self'"));
+        assert!(!FRAMED_DOCUMENT_POLICY.contains("script-src"));
+        assert!(!FRAMED_DOCUMENT_POLICY.contains("unsafe"));
     }
 }

@@ -249,6 +249,11 @@ pub async fn spawn_app_with(backend: Backend, vars: &[(&str, &str)]) -> Option<T
     map.insert("LEPTOS_SITE_ROOT".into(), site_root.display().to_string());
     map.insert("LEPTOS_SITE_ADDR".into(), "127.0.0.1:0".into());
     map.insert("TABIBU_SHUTDOWN_TIMEOUT_SECS".into(), "2".into());
+    // Document files stay in the test's own folder, whichever database it runs on.
+    map.insert(
+        "TABIBU_DOCUMENTS_DIR".into(),
+        temp.join("documents").display().to_string(),
+    );
     // Tests make many requests from one address; the limits' own tests set them low again.
     map.insert("TABIBU_RATE_LIMIT_PER_SECOND".into(), "100000".into());
     map.insert("TABIBU_SIGN_IN_ATTEMPTS_PER_MINUTE".into(), "1000".into());
