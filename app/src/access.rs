@@ -81,6 +81,7 @@ pub static RULES: &[(&str, Access)] = &[
 pub static ENDPOINTS: &[(&str, &str, Access)] = &[
     ("GET", "/api/records/fhir", PATIENT),
     ("GET", "/api/events", Access::SignedIn),
+    ("GET", "/api/cases/{id}/documents/{id}", DOCTOR),
     ("POST", "/api/documents", PATIENT),
     ("GET", "/api/documents/{id}", PATIENT),
 ];

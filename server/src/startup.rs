@@ -109,6 +109,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/records/fhir", get(tabibu_app::records::http::download))
         .route("/api/events", get(tabibu_app::events::http::stream))
         .route(
+            "/api/cases/{id}/documents/{document_id}",
+            get(tabibu_app::consultations::http::case_document),
+        )
+        .route(
             "/api/documents",
             axum::routing::post(tabibu_app::documents::http::upload).layer(
                 // The handler counts the bytes itself as they stream; this only lifts axum's

@@ -467,4 +467,74 @@ on_both_databases! {
         assert!(theirs.contains("data-testid=\"break-glass\""));
         assert!(!theirs.contains("Amina Otieno"));
     }
+
+    async fn a_doctor_reads_shared_documents_only_through_a_case_they_hold(app) {
+        let patient = app.sign_up("docs@example.com", PASSWORD).await;
+        let other = app.sign_up("otherdocs@example.com", PASSWORD).await;
+        let holder = doctor(&app, "holder@example.com", "Dr Holder").await;
+        let covering = doctor(&app, "covering@example.com", "Dr Covering").await;
+        let shared = upload_png(&app, &patient, "rash.png").await;
+        let private = upload_png(&app, &patient, "private.png").await;
+        let theirs = upload_png(&app, &other, "theirs.png").await;
+
+        // Someone else's document cannot be attached.
+        let stolen = app.call("/api/consultations/request",
+            &[("note", "rash"), ("request_key", "docs-key-0001"), ("document_ids[0]", &theirs)],
+            Some(&patient)).await;
+        assert_eq!(stolen.status, 404);
+        let id = app.call("/api/consultations/request",
+            &[("note", "An itchy rash on my arm"), ("request_key", "docs-key-0002"), ("document_ids[0]", &shared)],
+            Some(&patient)).await.json.as_str().unwrap().to_owned();
+        let url = format!("/api/cases/{id}/documents/{shared}");
+
+        // Before anyone holds the case, no doctor reads its documents.
+        assert_eq!(app.get_as(&url, Some(&holder)).await.status(), 404);
+        assert_eq!(app.call("/api/consultations/claim", &[("id", &id)], Some(&holder)).await.status, 200);
+        let seen = app.get_as(&url, Some(&holder)).await;
+        assert_eq!(seen.status(), 200);
+        assert_eq!(seen.headers()["content-type"], "image/png");
+        assert_eq!(seen.bytes().await.unwrap().as_ref(), png().as_slice());
+        // Only what was shared: the patient's other document stays theirs.
+        assert_eq!(app.get_as(&format!("/api/cases/{id}/documents/{private}"), Some(&holder)).await.status(), 404);
+        let case = app.call("/api/consultations/case", &[("id", &id)], Some(&holder)).await;
+        let names: Vec<&str> = case.json["documents"].as_array().unwrap().iter().map(|d| d["filename"].as_str().unwrap()).collect();
+        assert_eq!(names, ["rash.png"]);
+        // Another doctor, the patient and strangers: not through this door.
+        assert_eq!(app.get_as(&url, Some(&covering)).await.status(), 404);
+        assert_eq!(app.get_as(&url, Some(&patient)).await.status(), 403);
+        assert_eq!(app.get_as(&url, None).await.status(), 401);
+        // Break-glass opens it for reading, and says so in the audit log.
+        let reason = "Covering the holder's list during an outage";
+        assert_eq!(app.call("/api/consultations/break_glass", &[("id", &id), ("reason", reason)], Some(&covering)).await.status, 200);
+        assert_eq!(app.get_as(&url, Some(&covering)).await.status(), 200);
+        let views = audit::list(&app.state.db, &AuditFilter { action: Some(audit::AuditAction::DocumentViewed), ..AuditFilter::default() }).await.unwrap();
+        let details: Vec<Option<&str>> = views.iter().map(|v| v.detail.as_deref()).collect();
+        assert!(details.contains(&Some("case_document")));
+        assert!(details.contains(&Some("break_glass")));
+    }
+}
+
+/// A tiny valid PNG header (the documents feature checks content and dimensions).
+fn png() -> Vec<u8> {
+    let mut v = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR".to_vec();
+    v.extend_from_slice(&4_u32.to_be_bytes());
+    v.extend_from_slice(&4_u32.to_be_bytes());
+    v.extend_from_slice(&[8, 6, 0, 0, 0, 0x12, 0x34, 0x56, 0x78]);
+    v.extend_from_slice(b"\x00\x00\x00\x00IEND\xaeB`\x82");
+    v
+}
+
+async fn upload_png(app: &support::TestApp, session: &str, name: &str) -> String {
+    let response = app
+        .client
+        .post(app.url("/api/documents"))
+        .header("x-filename", name)
+        .header("cookie", format!("tabibu_session={session}"))
+        .body(png())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let json: serde_json::Value = response.json().await.unwrap();
+    json["id"].as_str().unwrap().to_owned()
 }

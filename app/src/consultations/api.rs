@@ -16,6 +16,7 @@ pub async fn request_consultation(
     conversation_id: Option<String>,
     note: String,
     request_key: String,
+    #[server(default)] document_ids: Vec<String>,
 ) -> Result<String, AppError> {
     use super::{service, validate};
     use crate::access::{self, PATIENT};
@@ -29,10 +30,22 @@ pub async fn request_consultation(
         .map_err(reject)?;
     let note = validate::text("note", &note, conversation_id.is_none()).map_err(reject)?;
     let request_key = validate::client_key("request_key", &request_key).map_err(reject)?;
+    if document_ids.len() > validate::MAX_DOCUMENTS {
+        return Err(reject(AppError::invalid(
+            "document_ids",
+            "consult.too_many_documents",
+        )));
+    }
+    let document_ids = document_ids
+        .iter()
+        .map(|d| validate::id(d))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(reject)?;
     let new = service::NewConsultation {
         conversation_id,
         note,
         request_key,
+        document_ids,
     };
     service::request(&state, &user, new)
         .await

@@ -15,6 +15,8 @@ pub mod validate;
 #[cfg(feature = "ssr")]
 pub mod care;
 #[cfg(feature = "ssr")]
+pub mod http;
+#[cfg(feature = "ssr")]
 pub mod service;
 
 pub use types::*;

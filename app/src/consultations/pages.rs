@@ -122,6 +122,7 @@ pub fn NewConsultationPage() -> impl IntoView {
     let note = RwSignal::new(String::new());
     let errors = FormErrors::new();
     let key = StoredValue::new(None::<String>);
+    let shared = RwSignal::new(Vec::<String>::new());
     let action = ServerAction::<RequestConsultation>::new();
     Effect::new(move |_| match action.value().get() {
         Some(Ok(id)) => go_to(&format!("/consultations/{id}")),
@@ -146,6 +147,7 @@ pub fn NewConsultationPage() -> impl IntoView {
             conversation_id: conversation(),
             note: note.get(),
             request_key,
+            document_ids: shared.get(),
         });
     };
     view! {
@@ -158,6 +160,7 @@ pub fn NewConsultationPage() -> impl IntoView {
                     <FormError errors />
                     {move || conversation().map(|_| view! { <p class="notice">{move || t().from_assistant}</p> })}
                     <TextAreaField label=Signal::derive(move || t().note_label) name="note" value=note error=errors.field("note") rows=5 hint=Signal::derive(move || t().note_hint) />
+                    <ShareDocuments shared />
                     <button type="submit" class="button" disabled=move || action.pending().get() data-testid="send-request">
                         {move || if action.pending().get() { t().sending } else { t().send_request }}
                     </button>
@@ -165,6 +168,44 @@ pub fn NewConsultationPage() -> impl IntoView {
             </SignedIn>
         </section>
     }
+}
+
+/// Tick boxes for the patient's documents, to share them with the doctor.
+#[component]
+fn ShareDocuments(shared: RwSignal<Vec<String>>) -> impl IntoView {
+    let t = use_strings(&CONSULT);
+    let documents = Resource::new(|| (), |_| crate::documents::api::list_documents());
+    let item = move |d: crate::documents::types::DocumentSummary| {
+        let id = d.id.clone();
+        let input_id = format!("share-{}", d.id);
+        view! {
+            <li>
+                <input type="checkbox" id=input_id.clone() data-testid="share-document"
+                    on:change=move |ev| {
+                        let on = event_target_checked(&ev);
+                        shared.update(|s| {
+                            s.retain(|x| *x != id);
+                            if on {
+                                s.push(id.clone());
+                            }
+                        });
+                    } />
+                " "
+                <label for=input_id>{d.filename.clone()}</label>
+            </li>
+        }
+    };
+    view! {
+        <Suspense fallback=|| ()>
+            {move || documents.get().and_then(Result::ok).filter(|l| !l.documents.is_empty()).map(|list| view! {
+                <fieldset class="share-documents">
+                    <legend>{move || t().share_documents}</legend>
+                    <ul>{list.documents.into_iter().map(item).collect_view()}</ul>
+                </fieldset>
+            })}
+        </Suspense>
+    }
+    .into_any()
 }
 
 #[component]

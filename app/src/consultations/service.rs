@@ -41,6 +41,8 @@ pub enum ConsultError {
     Corrupt(#[from] serde_json::Error),
     #[error("profile: {0}")]
     Profile(#[from] crate::profile::service::ProfileError),
+    #[error("documents: {0}")]
+    Documents(#[from] crate::documents::service::DocumentsError),
     /// Not there, or not the caller's to see.
     #[error("no such consultation for this caller")]
     NotFound,
@@ -84,6 +86,8 @@ pub struct NewConsultation {
     pub note: String,
     /// The page's key for this request: the same key twice makes one consultation.
     pub request_key: String,
+    /// The patient's own documents to share with the doctor.
+    pub document_ids: Vec<String>,
 }
 
 fn audit_event(action: AuditAction, user: &AuthUser, consultation_id: &str) -> AuditEvent {
@@ -131,6 +135,17 @@ pub async fn request(
         Some(conversation) => Some(conversation_triage(state, &user.user_id, conversation).await?),
         None => None,
     };
+    if !new.document_ids.is_empty() {
+        let own: Vec<String> =
+            crate::documents::service::list_for_patient(&state.db, &user.user_id)
+                .await?
+                .into_iter()
+                .map(|d| d.id)
+                .collect();
+        if new.document_ids.iter().any(|d| !own.contains(d)) {
+            return Err(ConsultError::NotFound);
+        }
+    }
     let profile = crate::profile::service::load(&state.db, &user.user_id).await?;
     let today = crate::accounts::validate::civil_date(now_ms());
     let context = profile.triage_context(today);
@@ -177,6 +192,16 @@ pub async fn request(
         return existing_request(state, &user.user_id, &new.request_key)
             .await?
             .ok_or(ConsultError::NotFound);
+    }
+    for document in &new.document_ids {
+        sqlx::query(
+            "INSERT INTO consultation_documents (consultation_id, document_id) VALUES ($1, $2) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&id)
+        .bind(document)
+        .execute(&mut *tx)
+        .await?;
     }
     audit::record_in(
         &mut tx,
@@ -765,7 +790,18 @@ pub async fn case_for_doctor(
     .map(read_summary)
     .collect::<Result<Vec<_>, _>>()?;
     let notes = super::care::notes(&mut conn, id).await?;
+    let shared = attached_documents(&mut conn, id).await?;
     drop(conn);
+    let documents = crate::documents::service::list_for_patient(&state.db, &patient_id)
+        .await?
+        .into_iter()
+        .filter(|d| shared.contains(&d.id))
+        .collect();
+    let labs = crate::documents::service::labs_for_patient(&state.db, &patient_id)
+        .await?
+        .into_iter()
+        .filter(|l| shared.contains(&l.document_id))
+        .collect();
     let profile = crate::profile::service::load(&state.db, &patient_id).await?;
     let today = crate::accounts::validate::civil_date(now_ms());
     let triage: String = row.try_get(2)?;
@@ -774,6 +810,8 @@ pub async fn case_for_doctor(
         consultation,
         mine: holder.as_deref() == Some(doctor.user_id.as_str()),
         notes,
+        documents,
+        labs,
         transcript,
         override_reason: row.try_get(5)?,
         earlier,
@@ -791,6 +829,54 @@ pub async fn case_for_doctor(
         triage: serde_json::from_str(&triage)?,
         ai_summary: serde_json::from_str(&summary)?,
     })
+}
+
+/// The ids of the documents shared with consultation `id`.
+async fn attached_documents(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<Vec<String>, ConsultError> {
+    Ok(sqlx::query_scalar(
+        "SELECT document_id FROM consultation_documents WHERE consultation_id = $1",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Opens a document shared with consultation `id` for the doctor reading the case (its
+/// doctor, or one holding a break-glass grant); `NotFound` for anything else. The view is
+/// audited as a read of the patient's data.
+pub async fn open_case_document(
+    state: &AppState,
+    doctor: &AuthUser,
+    id: &str,
+    document_id: &str,
+) -> Result<crate::documents::service::OpenDocument, ConsultError> {
+    let (who, through_glass) = viewer_access(state, doctor, id).await?;
+    let mut conn = state.db.pool().acquire().await?;
+    if !attached_documents(&mut conn, id)
+        .await?
+        .iter()
+        .any(|d| d == document_id)
+    {
+        return Err(ConsultError::NotFound);
+    }
+    drop(conn);
+    let document = crate::documents::service::open_document(state, document_id)
+        .await?
+        .filter(|d| d.patient_id == who.patient_id)
+        .ok_or(ConsultError::NotFound)?;
+    let event = AuditEvent::new(AuditAction::DocumentViewed, Outcome::Success)
+        .actor(&doctor.user_id, doctor.role.as_str())
+        .subject(audit::SUBJECT_USER, &who.patient_id)
+        .detail(if through_glass {
+            "break_glass"
+        } else {
+            "case_document"
+        });
+    audit::record(&state.db, event).await?;
+    Ok(document)
 }
 
 #[cfg(test)]

@@ -160,6 +160,9 @@ pub struct CaseDetail {
     /// break-glass grant.
     pub mine: bool,
     pub notes: Vec<CareNote>,
+    /// The documents the patient shared with this consultation, and the lab values in them.
+    pub documents: Vec<crate::documents::types::DocumentSummary>,
+    pub labs: Vec<crate::documents::types::LabResult>,
     /// The assistant conversation the request came from, if any.
     pub transcript: Vec<TranscriptLine>,
     /// Why the level was overridden, when it was.

@@ -4,6 +4,9 @@
 use crate::error::AppError;
 use tabibu_ai::TriageLevel;
 
+/// The most documents shared with one consultation.
+pub const MAX_DOCUMENTS: usize = 20;
+
 /// The longest note, message, outcome or advice, in characters.
 pub const MAX_TEXT_CHARS: usize = 4_000;
 

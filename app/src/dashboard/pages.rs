@@ -378,6 +378,9 @@ fn Case(case: CaseDetail, live: LiveEvents) -> impl IntoView {
                     <h3>{move || t().reasons}</h3>
                     <ul>{triage.reasons.iter().map(|r| view! { <li>{r.explanation.clone()}</li> }).collect_view()}</ul>
                 </section>
+                {(!case.documents.is_empty()).then(|| view! {
+                    <CaseDocuments id=id.clone() documents=case.documents.clone() labs=case.labs.clone() />
+                })}
                 {(!case.transcript.is_empty()).then(|| view! {
                     <section class="card" aria-labelledby="transcript-title">
                         <h2 id="transcript-title">{move || t().transcript_title}</h2>
@@ -417,6 +420,66 @@ fn Case(case: CaseDetail, live: LiveEvents) -> impl IntoView {
             </aside>
         </div>
     }
+}
+
+/// The documents the patient shared with this case, viewable in the page, and the lab values
+/// found in them with their trends.
+#[component]
+fn CaseDocuments(
+    id: String,
+    documents: Vec<crate::documents::types::DocumentSummary>,
+    labs: Vec<crate::documents::types::LabResult>,
+) -> impl IntoView {
+    let t = use_strings(&DASHBOARD);
+    let shown = RwSignal::new(None::<String>);
+    let item = {
+        let id = id.clone();
+        move |d: crate::documents::types::DocumentSummary| {
+            let url = format!("/api/cases/{id}/documents/{}", d.id);
+            let download = format!("{url}?download=1");
+            let is_image = d.is_image();
+            let (doc_id, name) = (d.id.clone(), d.filename.clone());
+            let open = {
+                let doc_id = doc_id.clone();
+                Signal::derive(move || shown.get().as_deref() == Some(doc_id.as_str()))
+            };
+            let viewer = {
+                let (url, name) = (url.clone(), name.clone());
+                move || {
+                    if is_image {
+                        view! { <img class="document-preview" src=url.clone() alt=name.clone() /> }
+                            .into_any()
+                    } else {
+                        view! { <iframe class="document-preview" src=url.clone() title=name.clone()></iframe> }.into_any()
+                    }
+                }
+            };
+            view! {
+                <li data-testid="case-document">
+                    <strong>{name.clone()}</strong>
+                    " "
+                    <button type="button" class="link-button" data-testid="view-document"
+                        aria-expanded=move || open.get().to_string()
+                        on:click=move |_| shown.update(|s| {
+                            *s = if s.as_deref() == Some(doc_id.as_str()) { None } else { Some(doc_id.clone()) };
+                        })>
+                        {move || t().view_document}
+                    </button>
+                    " · "
+                    <a href=download>{move || t().download_document}</a>
+                    <Show when=move || open.get()>{viewer.clone()}</Show>
+                </li>
+            }
+        }
+    };
+    view! {
+        <section class="card" aria-labelledby="documents-title" data-testid="case-documents">
+            <h2 id="documents-title">{move || t().documents_title}</h2>
+            <ul class="sessions">{documents.into_iter().map(item).collect_view()}</ul>
+            {(!labs.is_empty()).then(|| view! { <crate::documents::pages::LabTable labs /> })}
+        </section>
+    }
+    .into_any()
 }
 
 #[component]

@@ -99,6 +99,13 @@ pub struct ViewQuery {
     download: Option<String>,
 }
 
+impl ViewQuery {
+    /// Whether an attachment was asked for rather than an inline view.
+    pub fn wants_download(&self) -> bool {
+        matches!(self.download.as_deref(), Some("1" | "true"))
+    }
+}
+
 /// `Content-Disposition` with an ASCII fallback name and the real one as RFC 5987 UTF-8.
 fn disposition(kind: &str, filename: &str) -> Option<HeaderValue> {
     let fallback: String = filename
@@ -130,7 +137,7 @@ pub async fn view(
         Ok(user) => user,
         Err(refusal) => return error_response(&refusal),
     };
-    let download = matches!(query.download.as_deref(), Some("1" | "true"));
+    let download = query.wants_download();
     let ip = ip.map(|Extension(ClientIp(ip))| ip);
     let document = match service::open_own(&state, &user, ip, &id, download).await {
         Ok(Some(document)) => document,

@@ -493,7 +493,7 @@ fn chart(s: &Series, label: String) -> impl IntoView + use<> {
 }
 
 #[component]
-fn LabTable(labs: Vec<LabResult>) -> impl IntoView {
+pub fn LabTable(labs: Vec<LabResult>) -> impl IntoView {
     let t = use_strings(&DOCUMENTS);
     let trends = series(&labs);
     let row = move |lab: LabResult| {
