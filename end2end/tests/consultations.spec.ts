@@ -3,7 +3,7 @@
 // claims the case, writes, reads the reply and closes it. No reload anywhere.
 import { execFileSync } from 'child_process';
 import { request as playwrightRequest, APIRequestContext } from '@playwright/test';
-import { test, expect, waitForHydration } from './fixtures';
+import { test, expect, expectAccessible, waitForHydration } from './fixtures';
 import { port, serverEnv, tabibuBinary } from './env';
 
 const unique = () => `${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
@@ -53,6 +53,7 @@ test('a patient asks a doctor and sees the claim, the reply and the closing arri
   const id = page.url().split('/').pop()!;
   await waitForHydration(page);
   await expect(page.getByTestId('consultation-status')).toHaveAttribute('data-status', 'waiting');
+  await expectAccessible(page);
 
   const doctor = await signedInDoctor('Dr Njeri Kariuki');
   const queue = await call(doctor, 'queue', {});
@@ -87,6 +88,7 @@ test('a patient asks a doctor and sees the claim, the reply and the closing arri
   });
   await expect(page.getByTestId('consultation-outcome')).toContainText('Needs a chest X-ray');
   await expect(page.getByTestId('closed-notice')).toBeVisible();
+  await expectAccessible(page);
   await expect(page.getByTestId('compose')).toHaveCount(0);
   await doctor.dispose();
   expect(problems).toEqual([]);

@@ -5,7 +5,7 @@
 import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as path from 'path';
 import { BrowserContext, Page } from '@playwright/test';
-import { test, expect, waitForHydration } from './fixtures';
+import { test, expect, expectAccessible, waitForHydration } from './fixtures';
 import { port, root, serverEnv, tabibuBinary } from './env';
 
 const unique = () => `${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
@@ -98,6 +98,8 @@ test('a new case reaches both doctors at once, one wins the claim, and they talk
   await expect(loser.getByRole('alert').filter({ hasText: 'Another doctor has already taken this case.' })).toBeVisible();
   await expect(loser).toHaveURL(/\/doctor$/);
   await expect(winner.getByTestId('ai-summary')).toContainText('Red flags');
+  await expectAccessible(winner);
+  await expectAccessible(loser);
   // The loser's browser logs the 409 answer itself; nothing else may go wrong.
   const refused = problems.filter((p) => p.includes('status of 409'));
   expect(refused.length).toBeLessThanOrEqual(1);

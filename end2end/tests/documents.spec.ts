@@ -2,8 +2,7 @@
 // watches each upload finish, sees the lab values of a report flagged in words and charted
 // across two reports, previews, downloads and deletes; a program renamed .pdf is refused with
 // a clear message. The page has no serious accessibility violations.
-import AxeBuilder from '@axe-core/playwright';
-import { test, expect, waitForHydration } from './fixtures';
+import { test, expect, expectAccessible, waitForHydration } from './fixtures';
 
 const unique = () => `${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
 
@@ -94,9 +93,7 @@ test('a patient uploads several documents, reads flagged lab values, previews, d
   await expect(page.getByTestId('upload-state').last()).toContainText('Only PDF, JPEG and PNG');
   await expect(page.getByTestId('document-row')).toHaveCount(3);
 
-  const axe = await new AxeBuilder({ page }).analyze();
-  const serious = axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  expect(serious.map((v) => `${v.id}: ${v.help}`)).toEqual([]);
+  await expectAccessible(page);
 
   // Preview in the page, then download the exact bytes.
   const march_row = page.getByTestId('document-row').filter({ hasText: 'March results.pdf' });
