@@ -69,6 +69,7 @@ pub static RULES: &[(&str, Access)] = &[
     ("/api/consultations/break_glass", DOCTOR),
     ("/api/consultations/break_glass_log", ADMIN),
     ("/api/consultations/typing", PATIENT_OR_DOCTOR),
+    ("/api/consultations/held", ADMIN),
     ("/api/documents/list", PATIENT),
     ("/api/documents/labs", PATIENT),
     ("/api/documents/delete", PATIENT),

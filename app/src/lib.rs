@@ -92,6 +92,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/documents") view=documents::pages::DocumentsPage />
                     <Route path=path!("/admin/users") view=admin::UsersPage />
                     <Route path=path!("/admin/audit") view=admin::AuditPage />
+                    <Route path=path!("/admin/cases") view=dashboard::oversight::OversightPage />
                 </Routes>
             </layout::Layout>
         </Router>

@@ -282,6 +282,14 @@ on_both_databases! {
         let admin = app.call("/api/accounts/sign_in", &[("email", "admin@example.com"), ("password", PASSWORD)], None).await.session.unwrap();
         let id = request(&app, &patient, MILD_COLD, "stale-key-001").await;
         assert_eq!(app.call("/api/consultations/claim", &[("id", &id)], Some(&doc)).await.status, 200);
+        let held = app.call("/api/consultations/held", &[], Some(&admin)).await;
+        assert_eq!(held.status, 200);
+        assert_eq!(held.json[0]["id"], id.as_str());
+        assert_eq!(held.json[0]["doctor_name"], "Dr Gone");
+        assert!(!held.text.contains("Amina"), "no patient data in the oversight list");
+        assert_eq!(app.call("/api/consultations/held", &[], Some(&doc)).await.status, 403);
+        let page = app.get_as("/admin/cases", Some(&admin)).await.text().await.unwrap();
+        assert!(page.contains("data-testid=\"held-case\""));
         let released = app.call("/api/consultations/release", &[("id", &id)], Some(&admin)).await;
         assert_eq!(released.status, 200, "{}", released.text);
         let queue = app.call("/api/consultations/queue", &[], Some(&doc)).await;

@@ -138,6 +138,7 @@ fn when(ms: i64) -> String {
 pub fn UsersPage() -> impl IntoView {
     let t = use_strings(&ADMIN);
     let a = use_strings(&ACCOUNTS);
+    let cases = use_strings(&crate::dashboard::strings::DASHBOARD);
     let locale = use_locale();
     let set_active = ServerAction::<AdminSetUserActive>::new();
     let create = ServerAction::<AdminCreateUser>::new();
@@ -243,7 +244,11 @@ pub fn UsersPage() -> impl IntoView {
                     </tbody>
                 </table>
             </Suspense>
-            <p><a href="/admin/audit">{move || t().audit_title}</a></p>
+            <p>
+                <a href="/admin/audit">{move || t().audit_title}</a>
+                " · "
+                <a href="/admin/cases" data-testid="nav-cases">{move || cases().oversight_title}</a>
+            </p>
         </section>
     }
 }

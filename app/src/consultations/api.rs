@@ -4,7 +4,8 @@
 //! service.
 
 use super::types::{
-    BreakGlassEntry, CaseDetail, ConsultationDetail, ConsultationSummary, DoctorOption, QueueItem,
+    BreakGlassEntry, CaseDetail, ConsultationDetail, ConsultationSummary, DoctorOption, HeldCase,
+    QueueItem,
 };
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -268,4 +269,16 @@ pub async fn typing(id: String) -> Result<(), AppError> {
     super::care::typing(&state, &user, &id)
         .await
         .map_err(|e| e.into_app_error("consultations.typing"))
+}
+
+/// Every case a doctor holds, for the admins (to release a stale claim).
+#[server(prefix = "/api", endpoint = "consultations/held")]
+pub async fn held_cases() -> Result<Vec<HeldCase>, AppError> {
+    use crate::access::{self, ADMIN};
+    use crate::platform::app_state;
+    access::require(ADMIN)?;
+    let state = app_state()?;
+    super::care::held(&state)
+        .await
+        .map_err(|e| e.into_app_error("consultations.held"))
 }

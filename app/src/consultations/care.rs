@@ -6,7 +6,7 @@
 //! own transaction, nothing logged but ids and causes.
 
 use super::service::{ConsultError, SUBJECT_CONSULTATION, owners};
-use super::types::{BreakGlassEntry, CareNote, DoctorOption};
+use super::types::{BreakGlassEntry, CareNote, DoctorOption, HeldCase, Status};
 use crate::accounts::session::AuthUser;
 use crate::accounts::types::Role;
 use crate::audit::{self, AuditAction, AuditEvent, Outcome};
@@ -198,7 +198,7 @@ pub async fn reassign(
         return Err(ConsultError::WrongState);
     };
     let now = now_ms();
-    let status = if who.status == super::types::Status::Waiting {
+    let status = if who.status == Status::Waiting {
         "claimed"
     } else {
         who.status.as_str()
@@ -312,4 +312,29 @@ pub async fn typing(state: &AppState, user: &AuthUser, id: &str) -> Result<(), C
         to_doctors: false,
     });
     Ok(())
+}
+
+/// Every case a doctor holds, longest held first, for the admins. Nothing about the patient.
+pub async fn held(state: &AppState) -> Result<Vec<HeldCase>, ConsultError> {
+    let rows = sqlx::query(
+        "SELECT c.id, c.status, c.triage_level, d.name, c.claimed_at, c.updated_at \
+         FROM consultations c JOIN users d ON d.id = c.doctor_id \
+         WHERE c.status IN ('claimed', 'replied') ORDER BY c.claimed_at LIMIT 500",
+    )
+    .fetch_all(state.db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let status: String = r.try_get(1)?;
+            let level: String = r.try_get(2)?;
+            Ok(HeldCase {
+                id: r.try_get(0)?,
+                status: Status::parse(&status).unwrap_or(Status::Claimed),
+                level: TriageLevel::parse(&level).unwrap_or(TriageLevel::Urgent),
+                doctor_name: r.try_get(3)?,
+                claimed_ms: r.try_get::<Option<i64>, _>(4)?.unwrap_or_default(),
+                updated_ms: r.try_get(5)?,
+            })
+        })
+        .collect()
 }

@@ -179,3 +179,15 @@ pub struct CaseDetail {
     pub triage: TriageResult,
     pub ai_summary: PreConsultSummary,
 }
+
+/// A case a doctor holds, for the admins' oversight: no patient data, only who holds it and
+/// since when, so a stale claim can be put back in the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldCase {
+    pub id: String,
+    pub status: Status,
+    pub level: TriageLevel,
+    pub doctor_name: String,
+    pub claimed_ms: i64,
+    pub updated_ms: i64,
+}

@@ -7,5 +7,6 @@
 //! The browser-only parts (the alert sound, the keyboard) are in [`cue`].
 
 pub mod cue;
+pub mod oversight;
 pub mod pages;
 pub mod strings;

@@ -66,6 +66,10 @@ pub struct DashboardText {
     pub break_glass_title: &'static str,
     pub break_glass_lead: &'static str,
     pub break_glass_button: &'static str,
+    pub oversight_title: &'static str,
+    pub held_title: &'static str,
+    pub held_since: &'static str,
+    pub glass_log_title: &'static str,
 }
 
 pub static DASHBOARD: Translations<DashboardText> = Translations {
@@ -132,6 +136,10 @@ pub static DASHBOARD: Translations<DashboardText> = Translations {
         break_glass_title: "Read this case anyway",
         break_glass_lead: "This case is another doctor's. Say why you need to read it; the reason is kept and reviewed by the admins.",
         break_glass_button: "Open with a reason",
+        oversight_title: "Cases",
+        held_title: "Cases doctors hold",
+        held_since: "Since (UTC)",
+        glass_log_title: "Break-glass access",
     },
     sw: DashboardText {
         queue_title: "Foleni",
@@ -196,5 +204,9 @@ pub static DASHBOARD: Translations<DashboardText> = Translations {
         break_glass_title: "Soma kesi hii hata hivyo",
         break_glass_lead: "Kesi hii ni ya daktari mwingine. Eleza kwa nini unahitaji kuisoma; sababu inahifadhiwa na kukaguliwa na wasimamizi.",
         break_glass_button: "Fungua kwa sababu",
+        oversight_title: "Kesi",
+        held_title: "Kesi walizonazo madaktari",
+        held_since: "Tangu (UTC)",
+        glass_log_title: "Ufikiaji wa dharura",
     },
 };
