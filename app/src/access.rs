@@ -51,13 +51,19 @@ pub static RULES: &[(&str, Access)] = &[
     ("/api/profile/save", PATIENT),
     ("/api/records/timeline", PATIENT),
     ("/api/records/delete_account", PATIENT),
+    ("/api/assistant/conversations", PATIENT),
+    ("/api/assistant/conversation", PATIENT),
+    ("/api/assistant/consent", PATIENT),
 ];
 
 /// Every plain HTTP endpoint under `/api/` that is not a server function (file uploads and
 /// downloads, event streams, machine callbacks): its method, its path, and its rule. A `{id}`
 /// segment stands for any one path segment. The auth middleware applies these exactly like
 /// [`RULES`]; handlers check the caller again and own the ownership checks.
-pub static ENDPOINTS: &[(&str, &str, Access)] = &[("GET", "/api/records/fhir", PATIENT)];
+pub static ENDPOINTS: &[(&str, &str, Access)] = &[
+    ("GET", "/api/records/fhir", PATIENT),
+    ("POST", "/api/assistant/messages", PATIENT),
+];
 
 /// The rule for a server function's path; `None` means "not in the table": refuse.
 pub fn rule_for(path: &str) -> Option<Access> {

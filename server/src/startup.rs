@@ -95,6 +95,10 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/api/records/fhir", get(tabibu_app::records::http::download))
+        .route(
+            "/api/assistant/messages",
+            axum::routing::post(tabibu_app::assistant::http::post_message),
+        )
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

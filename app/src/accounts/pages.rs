@@ -48,6 +48,11 @@ pub fn AccountNav() -> impl IntoView {
                                 view! {
                                     {(me.role == Role::Admin)
                                         .then(|| view! { <a href="/admin/users" data-testid="nav-admin">"Admin"</a> })}
+                                    {(me.role == Role::Patient)
+                                        .then(|| {
+                                            let a = crate::i18n::use_strings(&crate::assistant::strings::ASSISTANT);
+                                            view! { <a href="/assistant" data-testid="nav-assistant">{move || a().nav}</a> }
+                                        })}
                                     <a href="/account" data-testid="nav-account">{move || t().account}</a>
                                     <button
                                         type="button"

@@ -342,6 +342,7 @@ static TABLES: &[&[(&str, &str, &str)]] = &[
     MESSAGES,
     crate::profile::strings::MESSAGES,
     crate::records::strings::MESSAGES,
+    crate::assistant::strings::MESSAGES,
 ];
 
 fn all_messages() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {

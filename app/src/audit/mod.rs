@@ -98,6 +98,7 @@ pub enum AuditAction {
     RecordExported,
     TimelineRead,
     AccountDeleted,
+    AiConsentGiven,
 }
 
 impl AuditAction {
@@ -128,6 +129,7 @@ impl AuditAction {
         AuditAction::RecordExported,
         AuditAction::TimelineRead,
         AuditAction::AccountDeleted,
+        AuditAction::AiConsentGiven,
     ];
 
     /// The stored code. Never change one: stored hashes cover it.
@@ -158,6 +160,7 @@ impl AuditAction {
             AuditAction::RecordExported => "record_exported",
             AuditAction::TimelineRead => "timeline_read",
             AuditAction::AccountDeleted => "account_deleted",
+            AuditAction::AiConsentGiven => "ai_consent_given",
         }
     }
 
