@@ -301,6 +301,26 @@ on_both_databases! {
         assert_eq!(rows, 0);
     }
 
+    async fn a_conversation_resumes_on_another_device_and_its_page_shows_it(app) {
+        let amina = app.sign_up("amina@example.com", PASSWORD).await;
+        let id = conversation_id(&send(&app, &amina, None, "I have a sore throat and a cough", &new_id()).await).await;
+        let other_device = app.call("/api/accounts/sign_in", &[("email", "amina@example.com"), ("password", PASSWORD)], None).await.session.unwrap();
+        assert_ne!(other_device, amina);
+        let reply = read(&app, &other_device, &id).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert_eq!(reply.json["messages"][0]["body"], "I have a sore throat and a cough");
+        let page = app.get_as(&format!("/assistant/{id}"), Some(&other_device)).await;
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("I have a sore throat and a cough"), "the page renders the conversation");
+        assert!(html.contains("data-testid=\"triage-card\""), "and its triage card");
+        let start = app.get_as("/assistant", Some(&other_device)).await.text().await.unwrap();
+        assert!(start.contains(&format!("/assistant/{id}")), "the list links to it");
+        assert!(start.contains("data-testid=\"assistant-form\""));
+        let anonymous = app.get_as("/assistant", None).await.text().await.unwrap();
+        assert!(!anonymous.contains("data-testid=\"assistant-form\""), "no chat without signing in");
+    }
+
     async fn garbage_text_still_gets_an_answer(app) {
         let amina = app.sign_up("amina@example.com", PASSWORD).await;
         let junk: String = (0..3000u32).filter_map(|i| char::from_u32((i * 7919) % 0x2_0000)).collect();
@@ -331,6 +351,8 @@ async fn count_user(app: &support::TestApp, email: &str) -> String {
 struct Streamed {
     chunks: Vec<String>,
     cut: bool,
+    /// When set, nothing is answered until the test opens it.
+    gate: Option<Arc<tokio::sync::Notify>>,
 }
 
 #[derive(Clone, Default)]
@@ -345,6 +367,10 @@ async fn fake_handler(State(fake): State<FakeModel>, body: Bytes) -> Response {
         .unwrap()
         .push(String::from_utf8_lossy(&body).into_owned());
     let answer = fake.answers.lock().unwrap().pop_front().unwrap();
+    if let Some(gate) = &answer.gate {
+        // Bounded, so a failing test ends instead of leaving a request hanging.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), gate.notified()).await;
+    }
     let mut items: Vec<Result<Bytes, std::io::Error>> = answer
         .chunks
         .into_iter()
@@ -393,7 +419,11 @@ fn streamed(pieces: &[&str], cut: bool) -> Streamed {
     if !cut {
         chunks.push("data: [DONE]\n\n".into());
     }
-    Streamed { chunks, cut }
+    Streamed {
+        chunks,
+        cut,
+        gate: None,
+    }
 }
 
 async fn app_with_model(backend: support::Backend, url: &str) -> Option<support::TestApp> {
@@ -551,6 +581,54 @@ async fn a_model_answering_a_lower_level_never_lowers_it(backend: support::Backe
     );
 }
 
+async fn the_banner_event_arrives_before_the_model_has_said_anything(backend: support::Backend) {
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let mut answer = streamed(&["LEVEL: emergency\nCall the emergency number now."], false);
+    answer.gate = Some(gate.clone());
+    let (fake, url) = fake_model(vec![answer]).await;
+    let Some(app) = app_with_model(backend, &url).await else {
+        return;
+    };
+    let amina = app.sign_up("amina@example.com", PASSWORD).await;
+    app.call("/api/assistant/consent", &[], Some(&amina)).await;
+    let body = json!({ "text": CHEST_PAIN, "client_message_id": new_id() }).to_string();
+    let mut response = app
+        .client
+        .post(app.url(MESSAGES))
+        .header("cookie", format!("tabibu_session={amina}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // The model has not answered (it is waiting at the gate), yet the banner's event is here.
+    let first = tokio::time::timeout(std::time::Duration::from_secs(10), response.chunk())
+        .await
+        .expect("the triage event is not held back until the model answers")
+        .unwrap()
+        .unwrap();
+    let first = String::from_utf8(first.to_vec()).unwrap();
+    let (name, triage) = &parse_events(&first)[0];
+    assert_eq!(name, "triage");
+    assert_eq!(triage["show_emergency_banner"], true);
+    gate.notify_one();
+    let mut rest = first;
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        rest.push_str(&String::from_utf8(chunk.to_vec()).unwrap());
+    }
+    let events = parse_events(&rest);
+    assert_eq!(events.last().unwrap().0, "done");
+    assert_eq!(
+        events.last().unwrap().1["reply"],
+        "Call the emergency number now."
+    );
+    assert_eq!(
+        fake.seen.lock().unwrap().len(),
+        1,
+        "the model was asked once"
+    );
+}
+
 mod with_a_model {
     use super::*;
 
@@ -574,5 +652,16 @@ mod with_a_model {
     #[tokio::test]
     async fn postgres_a_model_answering_a_lower_level_never_lowers_it() {
         a_model_answering_a_lower_level_never_lowers_it(support::Backend::Postgres).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_the_banner_event_arrives_before_the_model_has_said_anything() {
+        the_banner_event_arrives_before_the_model_has_said_anything(support::Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_the_banner_event_arrives_before_the_model_has_said_anything() {
+        the_banner_event_arrives_before_the_model_has_said_anything(support::Backend::Postgres)
+            .await;
     }
 }
