@@ -178,7 +178,22 @@ fn Chat(initial: Option<Conversation>, consent_needed: bool) -> impl IntoView {
             state.draft.set(draft);
         }
     });
+    // Set once a new conversation has its id: its own address then replaces `/assistant`, so
+    // that a reload finds it. (An effect, because the router's navigate must stay on the
+    // browser's thread and `send` is shared.)
+    let moved_to = RwSignal::new(None::<String>);
     let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if let Some(path) = moved_to.get() {
+            navigate(
+                &path,
+                leptos_router::NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            );
+        }
+    });
     let send = move |text: String, client_id: String, again: bool| {
         let message = PostMessage {
             conversation_id: state.conversation_id.get_untracked(),
@@ -213,7 +228,6 @@ fn Chat(initial: Option<Conversation>, consent_needed: bool) -> impl IntoView {
         state.answering.set(None);
         state.busy.set(true);
         state.streaming.set(Some(String::new()));
-        let navigate = navigate.clone();
         #[cfg(feature = "hydrate")]
         leptos::task::spawn_local(async move {
             let was_new = message.conversation_id.is_none();
@@ -236,13 +250,9 @@ fn Chat(initial: Option<Conversation>, consent_needed: bool) -> impl IntoView {
                     let _ = state.error.try_set(Some(err));
                 }
                 Ok(()) => match finished {
-                    Some(id) if was_new => navigate(
-                        &format!("/assistant/{id}"),
-                        leptos_router::NavigateOptions {
-                            replace: true,
-                            ..Default::default()
-                        },
-                    ),
+                    Some(id) if was_new => {
+                        let _ = moved_to.try_set(Some(format!("/assistant/{id}")));
+                    }
                     Some(_) => {}
                     None => {
                         if state.error.try_get_untracked().flatten().is_none() {
@@ -255,9 +265,9 @@ fn Chat(initial: Option<Conversation>, consent_needed: bool) -> impl IntoView {
             }
         });
         #[cfg(not(feature = "hydrate"))]
-        let _ = (message, navigate);
+        let _ = (message, moved_to);
     };
-    let send = StoredValue::new_local(send);
+    let send = StoredValue::new(send);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if state.busy.get_untracked() {
