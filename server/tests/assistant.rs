@@ -614,7 +614,7 @@ async fn the_banner_event_arrives_before_the_model_has_said_anything(backend: su
     gate.notify_one();
     let mut rest = first;
     while let Some(chunk) = response.chunk().await.unwrap() {
-        rest.push_str(&String::from_utf8(chunk.to_vec()).unwrap());
+        rest.push_str(std::str::from_utf8(&chunk).unwrap());
     }
     let events = parse_events(&rest);
     assert_eq!(events.last().unwrap().0, "done");
