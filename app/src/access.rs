@@ -73,6 +73,9 @@ pub static RULES: &[(&str, Access)] = &[
     ("/api/documents/list", PATIENT),
     ("/api/documents/labs", PATIENT),
     ("/api/documents/delete", PATIENT),
+    ("/api/assistant/conversations", PATIENT),
+    ("/api/assistant/conversation", PATIENT),
+    ("/api/assistant/consent", PATIENT),
 ];
 
 /// Every plain HTTP endpoint under `/api/` that is not a server function (file uploads and
@@ -85,6 +88,7 @@ pub static ENDPOINTS: &[(&str, &str, Access)] = &[
     ("GET", "/api/cases/{id}/documents/{id}", DOCTOR),
     ("POST", "/api/documents", PATIENT),
     ("GET", "/api/documents/{id}", PATIENT),
+    ("POST", "/api/assistant/messages", PATIENT),
 ];
 
 /// The rule for a server function's path; `None` means "not in the table": refuse.

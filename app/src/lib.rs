@@ -12,6 +12,7 @@
 pub mod access;
 pub mod accounts;
 pub mod admin;
+pub mod assistant;
 #[cfg(feature = "ssr")]
 pub mod audit;
 pub mod consultations;
@@ -93,6 +94,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/users") view=admin::UsersPage />
                     <Route path=path!("/admin/audit") view=admin::AuditPage />
                     <Route path=path!("/admin/cases") view=dashboard::oversight::OversightPage />
+                    <Route path=path!("/assistant") view=assistant::pages::AssistantPage />
+                    <Route path=path!("/assistant/:id") view=assistant::pages::ConversationPage />
                 </Routes>
             </layout::Layout>
         </Router>

@@ -121,6 +121,10 @@ pub fn router(state: AppState) -> Router {
             ),
         )
         .route("/api/documents/{id}", get(tabibu_app::documents::http::view))
+        .route(
+            "/api/assistant/messages",
+            axum::routing::post(tabibu_app::assistant::http::post_message),
+        )
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

@@ -476,6 +476,32 @@ on_both_databases! {
         assert!(!theirs.contains("Amina Otieno"));
     }
 
+    async fn a_consultation_from_the_assistant_carries_its_triage_and_transcript(app) {
+        let patient = app.sign_up("from-chat@example.com", PASSWORD).await;
+        let stranger = app.sign_up("chat-stranger@example.com", PASSWORD).await;
+        let doc = doctor(&app, "doc@example.com", "Dr Chat").await;
+        let conversation = tell_assistant(&app, &patient, CHEST_PAIN).await;
+        // Someone else's conversation cannot be linked to a consultation.
+        let borrowed = app.call("/api/consultations/request",
+            &[("note", ""), ("request_key", "chat-key-0001"), ("conversation_id", &conversation)],
+            Some(&stranger)).await;
+        assert_eq!(borrowed.status, 404);
+        // From their own conversation the note may stay empty.
+        let id = app.call("/api/consultations/request",
+            &[("note", ""), ("request_key", "chat-key-0002"), ("conversation_id", &conversation)],
+            Some(&patient)).await;
+        assert_eq!(id.status, 200, "{}", id.text);
+        let id = id.json.as_str().unwrap().to_owned();
+        assert_eq!(app.call("/api/consultations/claim", &[("id", &id)], Some(&doc)).await.status, 200);
+        let case = app.call("/api/consultations/case", &[("id", &id)], Some(&doc)).await;
+        assert_eq!(case.json["triage"]["level"], "emergency");
+        assert_eq!(case.json["consultation"]["summary"]["level"], "emergency");
+        let transcript = case.json["transcript"].as_array().unwrap();
+        assert_eq!(transcript.len(), 2, "the patient's words and the assistant's reply");
+        assert_eq!(transcript[0]["from_patient"], true);
+        assert!(transcript[0]["body"].as_str().unwrap().contains("chest pain"));
+    }
+
     async fn a_doctor_reads_shared_documents_only_through_a_case_they_hold(app) {
         let patient = app.sign_up("docs@example.com", PASSWORD).await;
         let other = app.sign_up("otherdocs@example.com", PASSWORD).await;
@@ -520,6 +546,39 @@ on_both_databases! {
         assert!(details.contains(&Some("case_document")));
         assert!(details.contains(&Some("break_glass")));
     }
+}
+
+/// Says `text` to the symptom assistant and returns the conversation's id.
+async fn tell_assistant(app: &support::TestApp, session: &str, text: &str) -> String {
+    let body =
+        serde_json::json!({ "text": text, "client_message_id": format!("m-{}", uuid_like()) });
+    let response = app
+        .client
+        .post(app.url("/api/assistant/messages"))
+        .header("cookie", format!("tabibu_session={session}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let stream = response.text().await.unwrap();
+    let done = stream
+        .split("\n\n")
+        .find(|block| block.contains("event: done"))
+        .expect("the answer ends with a done event");
+    let data = done.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+    let done: serde_json::Value = serde_json::from_str(data).unwrap();
+    done["conversation_id"].as_str().unwrap().to_owned()
+}
+
+fn uuid_like() -> String {
+    format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
 }
 
 /// A tiny valid PNG header (the documents feature checks content and dimensions).

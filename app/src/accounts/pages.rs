@@ -51,14 +51,17 @@ pub fn AccountNav() -> impl IntoView {
                                     {(me.role == Role::Admin)
                                         .then(|| view! { <a href="/admin/users" data-testid="nav-admin">"Admin"</a> })}
                                     {(me.role == Role::Patient)
-                                        .then(|| view! { <a href="/consultations" data-testid="nav-consultations">{move || consult().list_title}</a> })}
+                                        .then(|| {
+                                            let a = use_strings(&crate::assistant::strings::ASSISTANT);
+                                            let d = use_strings(&crate::documents::strings::DOCUMENTS);
+                                            view! {
+                                                <a href="/assistant" data-testid="nav-assistant">{move || a().nav}</a>
+                                                <a href="/documents" data-testid="nav-documents">{move || d().nav}</a>
+                                                <a href="/consultations" data-testid="nav-consultations">{move || consult().list_title}</a>
+                                            }
+                                        })}
                                     {(me.role == Role::Doctor)
                                         .then(|| view! { <a href="/doctor" data-testid="nav-queue">{move || queue_text().queue_title}</a> })}
-                                    {(me.role == Role::Patient)
-                                        .then(|| {
-                                            let d = use_strings(&crate::documents::strings::DOCUMENTS);
-                                            view! { <a href="/documents" data-testid="nav-documents">{move || d().nav}</a> }
-                                        })}
                                     <a href="/account" data-testid="nav-account">{move || t().account}</a>
                                     <button
                                         type="button"

@@ -344,6 +344,7 @@ static TABLES: &[&[(&str, &str, &str)]] = &[
     crate::records::strings::MESSAGES,
     crate::consultations::strings::MESSAGES,
     crate::documents::strings::MESSAGES,
+    crate::assistant::strings::MESSAGES,
 ];
 
 fn all_messages() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {

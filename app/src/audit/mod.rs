@@ -116,6 +116,7 @@ pub enum AuditAction {
     DocumentDownloaded,
     DocumentDeleted,
     LabResultsRead,
+    AiConsentGiven,
 }
 
 impl AuditAction {
@@ -164,6 +165,7 @@ impl AuditAction {
         AuditAction::DocumentDownloaded,
         AuditAction::DocumentDeleted,
         AuditAction::LabResultsRead,
+        AuditAction::AiConsentGiven,
     ];
 
     /// The stored code. Never change one: stored hashes cover it.
@@ -212,6 +214,7 @@ impl AuditAction {
             AuditAction::DocumentDownloaded => "document_downloaded",
             AuditAction::DocumentDeleted => "document_deleted",
             AuditAction::LabResultsRead => "lab_results_read",
+            AuditAction::AiConsentGiven => "ai_consent_given",
         }
     }
 

@@ -43,6 +43,8 @@ pub enum ConsultError {
     Profile(#[from] crate::profile::service::ProfileError),
     #[error("documents: {0}")]
     Documents(#[from] crate::documents::service::DocumentsError),
+    #[error("assistant: {0}")]
+    Assistant(#[from] crate::assistant::service::AssistantError),
     /// Not there, or not the caller's to see.
     #[error("no such consultation for this caller")]
     NotFound,
@@ -231,34 +233,26 @@ async fn existing_request(
 }
 
 /// The latest triage and summary of the patient's own conversation: `Err(NotFound)` when it
-/// is not theirs, `Ok(None)` when the assistant has not answered in it yet.
+/// is not theirs (it must never be linked: the doctor's case view shows its transcript),
+/// `Ok(None)` when the assistant has not answered in it yet.
 async fn conversation_triage(
     state: &AppState,
     patient_id: &str,
     conversation_id: &str,
 ) -> Result<Option<(TriageResult, PreConsultSummary)>, ConsultError> {
-    let row = sqlx::query(
-        "SELECT triage_json, summary_json FROM conversations WHERE id = $1 AND patient_id = $2",
-    )
-    .bind(conversation_id)
-    .bind(patient_id)
-    .fetch_optional(state.db.pool())
-    .await?
-    .ok_or(ConsultError::NotFound)?;
-    let triage: Option<String> = row.try_get(0)?;
-    let summary: Option<String> = row.try_get(1)?;
-    match (triage, summary) {
-        (Some(triage), Some(summary)) => Ok(Some((
-            serde_json::from_str(&triage)?,
-            serde_json::from_str(&summary)?,
-        ))),
-        (Some(triage), None) => {
-            let result: TriageResult = serde_json::from_str(&triage)?;
-            let summary = tabibu_ai::pre_consult_summary("", &result);
-            Ok(Some((result, summary)))
-        }
-        _ => Ok(None),
+    let owned: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM conversations WHERE id = $1 AND patient_id = $2")
+            .bind(conversation_id)
+            .bind(patient_id)
+            .fetch_optional(state.db.pool())
+            .await?;
+    if owned.is_none() {
+        return Err(ConsultError::NotFound);
     }
+    Ok(
+        crate::assistant::service::load_for_consultation(&state.db, patient_id, conversation_id)
+            .await?,
+    )
 }
 
 const SUMMARY_COLUMNS: &str = "c.id, c.status, c.triage_level, c.chief_complaint, d.name, \

@@ -10,6 +10,7 @@
 
 use super::store;
 use crate::platform::AppState;
+use crate::platform::state::AiProvider;
 use tabibu_ai::PatientContext;
 use tabibu_ai::assistant::{self, Assessment};
 
@@ -25,17 +26,8 @@ pub async fn assess_for(
     context: &PatientContext,
     known_names: &[&str],
 ) -> Assessment {
-    let provider = match &state.ai_provider {
-        Some(p) => match store::has_consent(&state.db, user_id, p.0.name()).await {
-            Ok(true) => Some(p.0.as_ref()),
-            Ok(false) => None,
-            Err(err) => {
-                tracing::warn!(cause = %err, "consent check failed; using the built-in engine only");
-                None
-            }
-        },
-        None => None,
-    };
+    let provider = consented_provider(state, user_id).await;
+    let provider = provider.as_ref().map(|p| p.0.as_ref());
     let assessment = assistant::assess(&state.triage, provider, text, context, known_names).await;
     if let Some(usage) = &assessment.usage
         && let Err(err) = store::record_usage(&state.db, usage, Some(user_id)).await
@@ -43,4 +35,18 @@ pub async fn assess_for(
         tracing::warn!(cause = %err, "could not record model usage");
     }
     assessment
+}
+
+/// The configured external provider, when `user_id` has consented to it; `None` otherwise
+/// (and when checking consent fails: the built-in engine alone then answers).
+pub async fn consented_provider(state: &AppState, user_id: &str) -> Option<AiProvider> {
+    let provider = state.ai_provider.as_ref()?;
+    match store::has_consent(&state.db, user_id, provider.0.name()).await {
+        Ok(true) => Some(provider.clone()),
+        Ok(false) => None,
+        Err(err) => {
+            tracing::warn!(cause = %err, "consent check failed; using the built-in engine only");
+            None
+        }
+    }
 }
