@@ -8,29 +8,14 @@
 //! exits 1 if over target.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::process::{Command, Stdio};
+mod common;
+
+use common::ChildServer;
 use std::time::{Duration, Instant};
 
 const FILE_BYTES: usize = 20 * 1024 * 1024;
 const TARGET_BYTES: u64 = 10 * 1024 * 1024;
 const PIECE: usize = 256 * 1024;
-
-/// A field of `/proc/<pid>/status` in bytes (`VmRSS`, `VmHWM`).
-fn status_kb(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|rest| {
-            rest.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
-        .unwrap()
-        * 1024
-}
 
 /// A file of `len` bytes that starts like `head` and continues with noise (so no layer can
 /// compress it away).
@@ -61,9 +46,10 @@ fn pdf() -> Vec<u8> {
 
 /// Uploads `file` in pieces (a streamed request body, as a browser sends it); returns the
 /// child's peak memory growth in bytes and the time taken.
-async fn measure(base: &str, session: &str, pid: u32, file: Vec<u8>) -> (u64, Duration) {
-    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
-    let before = status_kb(pid, "VmRSS:");
+async fn measure(server: &ChildServer, session: &str, file: Vec<u8>) -> (u64, Duration) {
+    let base = &server.base;
+    std::fs::write(format!("/proc/{}/clear_refs", server.pid), "5").unwrap();
+    let before = server.status_bytes("VmRSS:");
     let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
         file.chunks(PIECE).map(|c| Ok(c.to_vec())).collect();
     drop(file);
@@ -82,74 +68,25 @@ async fn measure(base: &str, session: &str, pid: u32, file: Vec<u8>) -> (u64, Du
     let text = response.text().await.unwrap();
     assert_eq!(status, 201, "{text}");
     let elapsed = started.elapsed();
-    let peak = status_kb(pid, "VmHWM:");
+    let peak = server.status_bytes("VmHWM:");
     (peak.saturating_sub(before), elapsed)
 }
 
 #[tokio::main]
 async fn main() {
-    let temp = std::env::temp_dir().join(format!("tabibu-upload-bench-{}", std::process::id()));
-    std::fs::create_dir_all(temp.join("site/pkg")).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tabibu"))
-        .env_clear()
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/tabibu.db", temp.display()),
-        )
-        .env("LEPTOS_SITE_ROOT", temp.join("site"))
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .env(
-            "TABIBU_DATA_KEY",
-            "dGFiaWJ1LXRlc3Qta2V5LW5vdC1mb3ItcHJvZCEhISE=",
-        )
-        .env("TABIBU_MAX_UPLOAD_MB", "25")
-        .env("TABIBU_RATE_LIMIT_PER_SECOND", "100000")
-        .env("TABIBU_LOG", "error")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the tabibu binary starts");
-    let pid = child.id();
+    let server = ChildServer::start("upload-bench", &[("TABIBU_MAX_UPLOAD_MB", "25")]).await;
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while client.get(format!("{base}/health")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "the server did not come up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let signed_up = client
-        .post(format!("{base}/api/accounts/sign_up"))
-        .form(&[
-            ("email", "bench@example.com"),
-            ("password", "a long and proper passphrase"),
-            ("name", "Bench Patient"),
-            ("date_of_birth", "1990-04-12"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let session = signed_up
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix("tabibu_session="))
-        .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
-        .expect("a session");
+    let session = server
+        .sign_up(&client, "bench@example.com", "a long and proper passphrase")
+        .await;
 
     // Warm up: thread pools, the database pool and the allocator's arenas exist before the
     // measured uploads, as they would in a server that has been running a while.
-    measure(&base, &session, pid, file_like(b"%PDF-1.7\n", 1024 * 1024)).await;
-    let idle = status_kb(pid, "VmRSS:");
-    let (photo_growth, photo_time) = measure(&base, &session, pid, photo()).await;
-    let (pdf_growth, pdf_time) = measure(&base, &session, pid, pdf()).await;
-    let _ = child.kill();
-    let _ = child.wait();
-    std::fs::remove_dir_all(&temp).ok();
+    measure(&server, &session, file_like(b"%PDF-1.7\n", 1024 * 1024)).await;
+    let idle = server.status_bytes("VmRSS:");
+    let (photo_growth, photo_time) = measure(&server, &session, photo()).await;
+    let (pdf_growth, pdf_time) = measure(&server, &session, pdf()).await;
+    drop(server);
 
     let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
     println!(
