@@ -93,3 +93,39 @@ test('a patient asks a doctor and sees the claim, the reply and the closing arri
   await doctor.dispose();
   expect(problems).toEqual([]);
 });
+
+test('a message written while offline is sent once when the connection is back', async ({ page, problems }) => {
+  await page.goto('/sign-up');
+  await waitForHydration(page);
+  await page.getByTestId('input-name').fill('Neema Achieng');
+  await page.getByTestId('input-email').fill(`patient-${unique()}@example.com`);
+  await page.getByTestId('input-date_of_birth').fill('1992-07-21');
+  await page.getByTestId('input-password').fill('rain on the tin roof');
+  await page.getByTestId('submit').click();
+  await expect(page).toHaveURL(/\/account$/);
+  const reply = await page.context().request.post('/api/consultations/request', {
+    form: { note: 'Back pain after lifting', request_key: `offline-${unique()}` },
+  });
+  const id: string = await reply.json();
+  await page.goto(`/consultations/${id}`);
+  await waitForHydration(page);
+  const doctor = await signedInDoctor('Dr Offline');
+  await call(doctor, 'claim', { id });
+  await expect(page.getByTestId('consultation-status')).toHaveAttribute('data-status', 'claimed');
+
+  await page.context().setOffline(true);
+  await expect(page.getByTestId('offline')).toBeVisible({ timeout: 10_000 });
+  await page.getByTestId('input-body').fill('It hurts more when I bend.');
+  await page.getByTestId('send-message').click();
+  await expect(page.getByTestId('unsent')).toBeVisible();
+  await page.context().setOffline(false);
+  await expect(page.getByTestId('offline')).toBeHidden({ timeout: 10_000 });
+  await expect(page.getByTestId('thread-message')).toHaveCount(1, { timeout: 10_000 });
+  await expect(page.getByTestId('unsent')).toBeHidden();
+  const seen = await call(doctor, 'case', { id });
+  expect(seen.consultation.messages.map((m: { body: string }) => m.body)).toEqual(['It hurts more when I bend.']);
+  await doctor.dispose();
+  // The browser reports the failed requests while offline; nothing else may go wrong.
+  expect(problems.filter((p) => !p.includes('ERR_INTERNET_DISCONNECTED') && !p.includes('/api/events'))).toEqual([]);
+  problems.length = 0;
+});

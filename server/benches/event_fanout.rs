@@ -72,7 +72,9 @@ async fn main() {
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();
-    let patient = server.sign_up(&client, "patient@example.com", PASSWORD).await;
+    let patient = server
+        .sign_up(&client, "patient@example.com", PASSWORD)
+        .await;
     let mut doctors = Vec::new();
     for i in 0..DOCTORS {
         let email = format!("doctor{i}@example.com");
@@ -136,7 +138,10 @@ async fn main() {
     latencies_ms.sort_by(f64::total_cmp);
     let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
     let p99 = quantile(&latencies_ms, 0.99);
-    println!("streams: {STREAMS} ({DOCTORS} doctors), opened in {:.2} s", opened_in.as_secs_f64());
+    println!(
+        "streams: {STREAMS} ({DOCTORS} doctors), opened in {:.2} s",
+        opened_in.as_secs_f64()
+    );
     println!(
         "event reached every stream: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} deliveries)",
         quantile(&latencies_ms, 0.5),

@@ -3,8 +3,10 @@
 //! [`use_live_events`] gives a page a counter that goes up with every event it receives (and
 //! once more after each reconnect, when something may have been missed), so a page's
 //! resources can depend on it and fetch again. The browser's `EventSource` reconnects by
-//! itself and sends `Last-Event-ID`, so the server replays what happened meanwhile. On the
-//! server (rendering the first HTML) the signals stay at their starting values.
+//! itself and sends `Last-Event-ID`, so the server replays what happened meanwhile; the
+//! window's `offline` and `online` events mark the page offline and back sooner than a stalled
+//! stream would. On the server (rendering the first HTML) the signals stay at their starting
+//! values.
 
 use super::types::LiveEvent;
 use leptos::prelude::*;
@@ -89,6 +91,15 @@ mod browser {
             let _ = source
                 .add_event_listener_with_callback(kind.as_str(), on_event.as_ref().unchecked_ref());
         }
+        // The browser knows before the stream does when the network goes: say so at once, and
+        // count coming back as a reconnection (pages fetch again, unsent messages go).
+        let went_offline = window_event_listener(leptos::ev::offline, move |_| {
+            set_online.set(false);
+        });
+        let came_back = window_event_listener(leptos::ev::online, move |_| {
+            set_online.set(true);
+            set_version.update(|v| *v += 1);
+        });
         let connection = StoredValue::new_local(Some(Connection {
             source,
             _on_open: on_open,
@@ -96,6 +107,8 @@ mod browser {
             _on_event: on_event,
         }));
         on_cleanup(move || {
+            went_offline.remove();
+            came_back.remove();
             if let Some(Some(connection)) = connection.try_update_value(Option::take) {
                 connection.source.close();
             }

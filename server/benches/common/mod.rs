@@ -45,7 +45,11 @@ impl ChildServer {
             ("TABIBU_SIGN_IN_ATTEMPTS_PER_MINUTE".into(), "100000".into()),
             ("TABIBU_LOG".into(), "error".into()),
         ];
-        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let child = Command::new(env!("CARGO_BIN_EXE_tabibu"))
             .env_clear()
             .envs(env.iter().map(|(k, v)| (k, v)))
@@ -79,7 +83,13 @@ impl ChildServer {
         status
             .lines()
             .find_map(|l| l.strip_prefix(field))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
             .unwrap()
             * 1024
     }
