@@ -240,3 +240,25 @@ pub fn save_draft(key: &str, text: &str) {
     #[cfg(not(feature = "hydrate"))]
     let _ = (key, text);
 }
+
+/// `YYYY-MM-DD hh:mm` in UTC for a time in milliseconds since the epoch: how every page shows
+/// a moment (the browser's zone is not needed for that).
+pub fn when(ms: i64) -> String {
+    let (y, m, d) = crate::accounts::validate::civil_date(ms);
+    let minutes = ms.div_euclid(60_000).rem_euclid(1440);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        minutes / 60,
+        minutes % 60
+    )
+}
+
+/// A failure the page cannot put next to a field, as one line announced to screen readers.
+pub fn error_line(err: AppError) -> impl IntoView {
+    let locale = use_locale();
+    view! {
+        <p class="form-error" role="alert">
+            {move || error_text(locale.get(), &err)}
+        </p>
+    }
+}

@@ -336,15 +336,9 @@ pub fn ResetPasswordPage() -> impl IntoView {
     }
 }
 
-/// A short local date-time for the sessions list (UTC; the browser's zone is not needed).
+/// A short date-time for the sessions list.
 fn when(ms: i64) -> String {
-    let (y, m, d) = validate::civil_date(ms);
-    let minutes = ms.div_euclid(60_000).rem_euclid(1440);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        minutes / 60,
-        minutes % 60
-    )
+    format!("{} UTC", crate::forms::when(ms))
 }
 
 #[component]

@@ -12,23 +12,14 @@ use super::types::{Author, ConsultationDetail, ConsultationSummary, ThreadMessag
 use crate::error::AppError;
 use crate::events::LiveEventKind;
 use crate::events::client::{LiveEvents, use_live_events};
-use crate::forms::{FormError, FormErrors, TextAreaField, go_to, load_draft, save_draft};
-use crate::i18n::{use_locale, use_strings};
+use crate::forms::{
+    FormError, FormErrors, TextAreaField, error_line, go_to, load_draft, save_draft, when,
+};
+use crate::i18n::use_strings;
 use crate::layout::SignedIn;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
-
-/// `YYYY-MM-DD hh:mm` (UTC) for a timestamp.
-fn when(ms: i64) -> String {
-    let (y, m, d) = crate::accounts::validate::civil_date(ms);
-    let minutes = ms.rem_euclid(86_400_000) / 60_000;
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        minutes / 60,
-        minutes % 60
-    )
-}
 
 /// A fresh key for a request or a message, made in the browser when it is first sent.
 fn fresh_key() -> String {
@@ -39,15 +30,6 @@ fn fresh_key() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     format!("key-{:016x}", NEXT.fetch_add(1, Ordering::Relaxed))
-}
-
-fn error_line(err: AppError) -> impl IntoView {
-    let locale = use_locale();
-    view! {
-        <p class="form-error" role="alert">
-            {move || crate::accounts::strings::error_text(locale.get(), &err)}
-        </p>
-    }
 }
 
 /// The line that says the live connection is down.

@@ -5,21 +5,11 @@
 use super::strings::DASHBOARD;
 use crate::consultations::api::{Release, break_glass_log, held_cases};
 use crate::consultations::strings::CONSULT;
-use crate::i18n::{use_locale, use_strings};
+use crate::forms::{error_line, when};
+use crate::i18n::use_strings;
 use crate::layout::SignedIn;
 use leptos::prelude::*;
 use leptos_meta::Title;
-
-/// `YYYY-MM-DD hh:mm` (UTC).
-fn when(ms: i64) -> String {
-    let (y, m, d) = crate::accounts::validate::civil_date(ms);
-    let minutes = ms.rem_euclid(86_400_000) / 60_000;
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        minutes / 60,
-        minutes % 60
-    )
-}
 
 #[component]
 pub fn OversightPage() -> impl IntoView {
@@ -40,7 +30,6 @@ pub fn OversightPage() -> impl IntoView {
 fn HeldCases() -> impl IntoView {
     let t = use_strings(&DASHBOARD);
     let c = use_strings(&CONSULT);
-    let locale = use_locale();
     let release = ServerAction::<Release>::new();
     let cases = Resource::new(move || release.version().get(), |_| held_cases());
     view! {
@@ -78,7 +67,7 @@ fn HeldCases() -> impl IntoView {
                             </tbody>
                         </table>
                     }.into_any(),
-                    Err(err) => view! { <p class="form-error" role="alert">{move || crate::accounts::strings::error_text(locale.get(), &err)}</p> }.into_any(),
+                    Err(err) => error_line(err).into_any(),
                 })}
             </Suspense>
         </section>
@@ -89,7 +78,6 @@ fn HeldCases() -> impl IntoView {
 #[component]
 fn BreakGlassLog() -> impl IntoView {
     let t = use_strings(&DASHBOARD);
-    let locale = use_locale();
     let log = Resource::new(|| (), |_| break_glass_log());
     view! {
         <section class="card" aria-labelledby="glass-log-title">
@@ -116,7 +104,7 @@ fn BreakGlassLog() -> impl IntoView {
                             </tbody>
                         </table>
                     }.into_any(),
-                    Err(err) => view! { <p class="form-error" role="alert">{move || crate::accounts::strings::error_text(locale.get(), &err)}</p> }.into_any(),
+                    Err(err) => error_line(err).into_any(),
                 })}
             </Suspense>
         </section>

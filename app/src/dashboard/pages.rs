@@ -10,22 +10,13 @@ use crate::consultations::strings::CONSULT;
 use crate::consultations::types::{CaseDetail, QueueItem, Status};
 use crate::error::AppError;
 use crate::events::client::{LiveEvents, use_live_events};
-use crate::forms::{Field, FormError, FormErrors, TextAreaField, go_to};
-use crate::i18n::{use_locale, use_strings};
+use crate::forms::{Field, FormError, FormErrors, TextAreaField, error_line, go_to};
+use crate::i18n::use_strings;
 use crate::layout::SignedIn;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use tabibu_ai::TriageLevel;
-
-fn error_line(err: AppError) -> impl IntoView {
-    let locale = use_locale();
-    view! {
-        <p class="form-error" role="alert">
-            {move || crate::accounts::strings::error_text(locale.get(), &err)}
-        </p>
-    }
-}
 
 fn sex_label(t: &'static DashboardText, sex: Option<&str>) -> &'static str {
     match sex {

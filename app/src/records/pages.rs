@@ -3,7 +3,7 @@
 use super::api::{DeleteAccount, timeline};
 use super::strings::{RECORDS, RecordsText};
 use super::types::{TimelineItem, TimelineKind};
-use crate::forms::{Field, FormError, FormErrors, go_to};
+use crate::forms::{Field, FormError, FormErrors, go_to, when};
 use crate::i18n::{Locale, use_locale, use_strings};
 use crate::layout::SignedIn;
 use leptos::prelude::*;
@@ -56,17 +56,6 @@ fn detail_label(t: &'static RecordsText, locale: Locale, detail: &str) -> String
             None => other.replace('_', " "),
         },
     }
-}
-
-/// `YYYY-MM-DD hh:mm` (UTC) for a timestamp.
-fn when(ms: i64) -> String {
-    let (y, m, d) = crate::accounts::validate::civil_date(ms);
-    let minutes = ms.rem_euclid(86_400_000) / 60_000;
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        minutes / 60,
-        minutes % 60
-    )
 }
 
 #[component]

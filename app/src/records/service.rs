@@ -64,24 +64,13 @@ pub async fn gather(state: &AppState, patient_id: &str) -> Result<PatientRecord,
     .await?;
     for row in rows {
         let id: String = row.try_get(0)?;
-        let messages = sqlx::query(
+        let messages = thread(
+            db,
             "SELECT id, author, body, created_at FROM conversation_messages \
              WHERE conversation_id = $1 ORDER BY seq",
+            &id,
         )
-        .bind(&id)
-        .fetch_all(db)
-        .await?
-        .into_iter()
-        .map(|m| -> Result<MessageInfo, sqlx::Error> {
-            let author: String = m.try_get(1)?;
-            Ok(MessageInfo {
-                id: m.try_get(0)?,
-                from_patient: author == "patient",
-                body: m.try_get(2)?,
-                sent_ms: m.try_get(3)?,
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+        .await?;
         conversations.push(ConversationInfo {
             id,
             triage_level: row.try_get(1)?,
@@ -137,6 +126,26 @@ pub async fn gather(state: &AppState, patient_id: &str) -> Result<PatientRecord,
     })
 }
 
+/// The messages `sql` selects for `id` (columns: id, author, body, time), oldest first; the
+/// author `patient` is the patient, anyone else the other side.
+async fn thread(db: &sqlx::AnyPool, sql: &str, id: &str) -> Result<Vec<MessageInfo>, sqlx::Error> {
+    sqlx::query(sql)
+        .bind(id)
+        .fetch_all(db)
+        .await?
+        .into_iter()
+        .map(|m| {
+            let author: String = m.try_get(1)?;
+            Ok(MessageInfo {
+                id: m.try_get(0)?,
+                from_patient: author == "patient",
+                body: m.try_get(2)?,
+                sent_ms: m.try_get(3)?,
+            })
+        })
+        .collect()
+}
+
 /// The patient's consultations with their threads, for the export.
 async fn gather_consultations(
     state: &AppState,
@@ -154,24 +163,13 @@ async fn gather_consultations(
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let id: String = row.try_get(0)?;
-        let messages = sqlx::query(
+        let messages = thread(
+            db,
             "SELECT id, author_role, body, created_at FROM consultation_messages \
              WHERE consultation_id = $1 ORDER BY seq",
+            &id,
         )
-        .bind(&id)
-        .fetch_all(db)
-        .await?
-        .into_iter()
-        .map(|m| -> Result<MessageInfo, sqlx::Error> {
-            let author: String = m.try_get(1)?;
-            Ok(MessageInfo {
-                id: m.try_get(0)?,
-                from_patient: author == "patient",
-                body: m.try_get(2)?,
-                sent_ms: m.try_get(3)?,
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+        .await?;
         let doctor_id: Option<String> = row.try_get(6)?;
         let doctor_name: Option<String> = row.try_get(7)?;
         let outcome: Option<String> = row.try_get(8)?;
