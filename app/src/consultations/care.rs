@@ -5,7 +5,7 @@
 //! Same rules as `service`: ownership decided here, every change audited and announced in its
 //! own transaction, nothing logged but ids and causes.
 
-use super::service::{ConsultError, SUBJECT_CONSULTATION, owners};
+use super::service::{ConsultError, audit_event, new_id, owners};
 use super::types::{BreakGlassEntry, CareNote, DoctorOption, HeldCase, Status};
 use crate::accounts::session::AuthUser;
 use crate::accounts::types::Role;
@@ -19,16 +19,6 @@ use tabibu_ai::TriageLevel;
 
 /// How long a break-glass grant lasts.
 pub const BREAK_GLASS_MS: i64 = 60 * 60 * 1000;
-
-fn audit_event(action: AuditAction, user: &AuthUser, id: &str) -> AuditEvent {
-    AuditEvent::new(action, Outcome::Success)
-        .actor(&user.user_id, user.role.as_str())
-        .subject(SUBJECT_CONSULTATION, id)
-}
-
-fn new_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
 
 /// Whether `doctor_id` holds a live break-glass grant for consultation `id`.
 pub async fn has_break_glass(

@@ -92,7 +92,11 @@ pub struct NewConsultation {
     pub document_ids: Vec<String>,
 }
 
-fn audit_event(action: AuditAction, user: &AuthUser, consultation_id: &str) -> AuditEvent {
+pub(super) fn audit_event(
+    action: AuditAction,
+    user: &AuthUser,
+    consultation_id: &str,
+) -> AuditEvent {
     AuditEvent::new(action, Outcome::Success)
         .actor(&user.user_id, user.role.as_str())
         .subject(SUBJECT_CONSULTATION, consultation_id)
@@ -108,8 +112,15 @@ fn event(kind: LiveEventKind, id: &str, patient: &str, doctor: Option<&str>) -> 
     }
 }
 
-fn new_id() -> String {
+pub(super) fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Age in completed years on `today`, from a `YYYY-MM-DD` date of birth.
+fn whole_years(date_of_birth: Option<&str>, today: (i32, u32, u32)) -> Option<u32> {
+    date_of_birth
+        .and_then(|d| crate::profile::validate::age_years(d, today))
+        .map(|a| a.floor() as u32)
 }
 
 /// The first sentence or so of `text`, for the queue.
@@ -593,10 +604,7 @@ pub async fn queue(state: &AppState, doctor: &AuthUser) -> Result<Vec<QueueItem>
                 status: Status::parse(&status).unwrap_or(Status::Waiting),
                 level: TriageLevel::parse(&level).unwrap_or(TriageLevel::Urgent),
                 red_flag: red_flag != 0,
-                age_years: dob
-                    .as_deref()
-                    .and_then(|d| crate::profile::validate::age_years(d, today))
-                    .map(|a| a.floor() as u32),
+                age_years: whole_years(dob.as_deref(), today),
                 sex: row.try_get(5)?,
                 chief_complaint: row.try_get(6)?,
                 reasons: triage.reasons.into_iter().map(|r| r.explanation).collect(),
@@ -810,11 +818,7 @@ pub async fn case_for_doctor(
         override_reason: row.try_get(5)?,
         earlier,
         patient_name: row.try_get(1)?,
-        age_years: profile
-            .date_of_birth
-            .as_deref()
-            .and_then(|d| crate::profile::validate::age_years(d, today))
-            .map(|a| a.floor() as u32),
+        age_years: whole_years(profile.date_of_birth.as_deref(), today),
         sex: profile.sex.map(|s| s.as_str().to_owned()),
         pregnant: profile.pregnant,
         allergies: profile.allergies,
