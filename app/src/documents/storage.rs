@@ -448,11 +448,14 @@ mod tests {
             let plain: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             for piece in [1000, CHUNK, 5 * CHUNK] {
                 let sealed = seal(&plain, piece).await;
-                assert!(
-                    !sealed
-                        .windows(64.min(len))
-                        .any(|w| w == &plain[..64.min(len)])
-                );
+                // Only a long enough run says anything: a byte or two of any
+                // plaintext turns up in random ciphertext by chance.
+                if len >= 64 {
+                    assert!(
+                        !sealed.windows(64).any(|w| w == &plain[..64]),
+                        "len {len}: the plaintext shows through"
+                    );
+                }
                 assert_eq!(open(&sealed, "k").await.unwrap(), plain, "len {len}");
             }
         }
