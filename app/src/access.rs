@@ -54,6 +54,9 @@ pub static RULES: &[(&str, Access)] = &[
     ("/api/records/timeline", PATIENT),
     ("/api/records/delete_account", PATIENT),
     ("/api/consultations/request", PATIENT),
+    ("/api/payments/panel", PATIENT),
+    ("/api/payments/pay", PATIENT),
+    ("/api/admin/payments", ADMIN),
     ("/api/consultations/list", PATIENT),
     ("/api/consultations/detail", PATIENT),
     ("/api/consultations/send", PATIENT_OR_DOCTOR),
@@ -89,6 +92,9 @@ pub static ENDPOINTS: &[(&str, &str, Access)] = &[
     ("POST", "/api/documents", PATIENT),
     ("GET", "/api/documents/{id}", PATIENT),
     ("POST", "/api/assistant/messages", PATIENT),
+    // M-Pesa has no session; see `payments::http` for how the callback is checked.
+    ("POST", "/api/payments/mpesa/callback", Access::Public),
+    ("GET", "/api/admin/payments.csv", ADMIN),
 ];
 
 /// The rule for a server function's path; `None` means "not in the table": refuse.

@@ -27,6 +27,7 @@ pub mod layout;
 pub mod not_found;
 #[cfg(feature = "ssr")]
 pub mod notifications;
+pub mod payments;
 #[cfg(feature = "ssr")]
 pub mod platform;
 pub mod profile;
@@ -94,6 +95,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/users") view=admin::UsersPage />
                     <Route path=path!("/admin/audit") view=admin::AuditPage />
                     <Route path=path!("/admin/cases") view=dashboard::oversight::OversightPage />
+                    <Route path=path!("/admin/payments") view=payments::pages::PaymentsPage />
                     <Route path=path!("/assistant") view=assistant::pages::AssistantPage />
                     <Route path=path!("/assistant/:id") view=assistant::pages::ConversationPage />
                 </Routes>

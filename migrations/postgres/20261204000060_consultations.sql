@@ -8,7 +8,8 @@ CREATE TABLE consultations (
     -- The browser's key for the request: a double-submitted form makes one consultation.
     request_key      TEXT NOT NULL,
     status           TEXT NOT NULL
-                     CHECK (status IN ('waiting', 'claimed', 'replied', 'closed', 'cancelled')),
+                     CHECK (status IN ('awaiting_payment', 'waiting', 'claimed', 'replied', 'closed',
+                                       'cancelled')),
     triage_level     TEXT NOT NULL
                      CHECK (triage_level IN ('emergency', 'urgent', 'routine', 'self_care')),
     red_flag         INTEGER NOT NULL DEFAULT 0 CHECK (red_flag IN (0, 1)),

@@ -239,6 +239,7 @@ async fn serve(config: Config) -> Result<(), StartupError> {
     let db = state.db.clone();
     let worker = crate::jobs::spawn_outbox_worker(db.clone());
     let pruner = crate::jobs::spawn_event_pruner(state.events.clone());
+    let reconciler = crate::jobs::spawn_payment_reconciler(state.clone());
     let events = state.events.clone();
     let shutdown = async move {
         signal.await;
@@ -248,6 +249,7 @@ async fn serve(config: Config) -> Result<(), StartupError> {
     let result = startup::serve(listener, startup::router(state), shutdown, drain).await;
     worker.abort();
     pruner.abort();
+    reconciler.abort();
     db.close().await;
     tracing::info!("stopped");
     result

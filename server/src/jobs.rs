@@ -58,3 +58,36 @@ pub fn spawn_event_pruner(hub: Arc<EventHub>) -> tokio::task::JoinHandle<()> {
         }
     })
 }
+
+/// How often pending M-Pesa payments without a callback are looked at.
+const RECONCILE_EVERY: Duration = Duration::from_secs(30);
+
+/// Starts the job that asks M-Pesa about payments whose callback never came (see
+/// `payments::service::reconcile`); it runs until the process ends. Several instances may run
+/// it at once: each payment is leased to one of them per round.
+pub fn spawn_payment_reconciler(
+    state: tabibu_app::platform::AppState,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(RECONCILE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let now = tabibu_app::platform::db::now_ms();
+            match tabibu_app::payments::service::reconcile(&state, now).await {
+                Ok(report) if report.checked > 0 => tracing::info!(
+                    checked = report.checked,
+                    paid = report.paid,
+                    failed = report.failed,
+                    expired = report.expired,
+                    still_pending = report.still_pending,
+                    "payments reconciled"
+                ),
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(cause = %err, "payment reconciliation failed; will retry")
+                }
+            }
+        }
+    })
+}

@@ -26,6 +26,8 @@ pub enum StartupError {
     Key(#[from] KeyError),
     #[error("the clinical knowledge base is invalid: {0}")]
     Knowledge(#[from] tabibu_ai::KbError),
+    #[error("the M-Pesa simulator could not start: {0}")]
+    Payments(std::io::Error),
     #[error("the AI provider could not be set up: {0}")]
     AiProvider(tabibu_ai::providers::ProviderError),
     #[error("cannot listen on {addr}: {source} (is another program using that port?)")]
@@ -81,11 +83,15 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         .site_pkg_dir("pkg")
         .site_addr(config.site_addr)
         .build();
+    let payments = tabibu_app::payments::service::Payments::start(&config)
+        .await
+        .map_err(StartupError::Payments)?;
     let events = tabibu_app::events::hub::EventHub::start(db.clone())
         .await
         .map_err(|e| StartupError::Database(e.into()))?;
     Ok(AppState {
         events,
+        payments,
         config: Arc::new(config),
         db,
         leptos_options,
@@ -121,6 +127,14 @@ pub fn router(state: AppState) -> Router {
             ),
         )
         .route("/api/documents/{id}", get(tabibu_app::documents::http::view))
+        .route(
+            tabibu_app::payments::config::CALLBACK_PATH,
+            axum::routing::post(tabibu_app::payments::http::callback),
+        )
+        .route(
+            "/api/admin/payments.csv",
+            get(tabibu_app::payments::http::export),
+        )
         .route(
             "/api/assistant/messages",
             axum::routing::post(tabibu_app::assistant::http::post_message),

@@ -117,6 +117,10 @@ pub enum AuditAction {
     DocumentDeleted,
     LabResultsRead,
     AiConsentGiven,
+    PaymentRequested,
+    PaymentSettled,
+    PaymentCallbackRejected,
+    PaymentsExported,
 }
 
 impl AuditAction {
@@ -166,6 +170,10 @@ impl AuditAction {
         AuditAction::DocumentDeleted,
         AuditAction::LabResultsRead,
         AuditAction::AiConsentGiven,
+        AuditAction::PaymentRequested,
+        AuditAction::PaymentSettled,
+        AuditAction::PaymentCallbackRejected,
+        AuditAction::PaymentsExported,
     ];
 
     /// The stored code. Never change one: stored hashes cover it.
@@ -215,6 +223,10 @@ impl AuditAction {
             AuditAction::DocumentDeleted => "document_deleted",
             AuditAction::LabResultsRead => "lab_results_read",
             AuditAction::AiConsentGiven => "ai_consent_given",
+            AuditAction::PaymentRequested => "payment_requested",
+            AuditAction::PaymentSettled => "payment_settled",
+            AuditAction::PaymentCallbackRejected => "payment_callback_rejected",
+            AuditAction::PaymentsExported => "payments_exported",
         }
     }
 

@@ -8,7 +8,7 @@
 
 use super::api::{RequestConsultation, SendMessage, Typing, consultation, my_consultations};
 use super::strings::{CONSULT, ConsultText};
-use super::types::{Author, ConsultationDetail, ConsultationSummary, ThreadMessage};
+use super::types::{Author, ConsultationDetail, ConsultationSummary, Status, ThreadMessage};
 use crate::error::AppError;
 use crate::events::LiveEventKind;
 use crate::events::client::{LiveEvents, use_live_events};
@@ -22,7 +22,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 /// A fresh key for a request or a message, made in the browser when it is first sent.
-fn fresh_key() -> String {
+pub(crate) fn fresh_key() -> String {
     #[cfg(feature = "hydrate")]
     if let Some(crypto) = web_sys::window().and_then(|w| w.crypto().ok()) {
         return crypto.random_uuid();
@@ -234,6 +234,7 @@ fn ConsultationView() -> impl IntoView {
                     })
             }}
         </Suspense>
+        <crate::payments::pages::PaymentStep consultation_id=id() live />
         <Show when=move || open.get()>
             <Compose id=id() live />
         </Show>
@@ -270,7 +271,7 @@ fn Detail(detail: ConsultationDetail, live: LiveEvents) -> impl IntoView {
         })}
         <Thread messages=detail.messages.clone() />
         <TypingNotice live id=s.id.clone() text=Signal::derive(move || t().doctor_typing) />
-        {(!open).then(|| view! { <p class="notice" role="status" data-testid="closed-notice">{move || t().closed_notice}</p> })}
+        {(!open && s.status != Status::AwaitingPayment).then(|| view! { <p class="notice" role="status" data-testid="closed-notice">{move || t().closed_notice}</p> })}
     }
 }
 

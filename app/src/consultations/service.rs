@@ -133,8 +133,10 @@ fn complaint_from(text: &str) -> String {
     out
 }
 
-/// Opens a consultation for the patient `user` and puts it in the queue. Asking twice with the
-/// same `request_key` returns the first one's id and changes nothing.
+/// Opens a consultation for the patient `user` and puts it in the queue, or, when a fee is set
+/// (`TABIBU_CONSULTATION_FEE_KES`), holds it in `awaiting_payment` until it is paid (see
+/// `crate::payments`). Asking twice with the same `request_key` returns the first one's id and
+/// changes nothing.
 pub async fn request(
     state: &AppState,
     user: &AuthUser,
@@ -179,11 +181,18 @@ pub async fn request(
     };
     let id = new_id();
     let now = now_ms();
+    // The fee is fixed now: a later change of the setting does not change this request's.
+    let fee_kes = i64::from(state.config.payments.fee_kes);
+    let status = if fee_kes > 0 {
+        Status::AwaitingPayment
+    } else {
+        Status::Waiting
+    };
     let mut tx = db.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO consultations (id, patient_id, conversation_id, request_key, status, \
          triage_level, red_flag, chief_complaint, note, triage_json, summary_json, created_at, \
-         updated_at) VALUES ($1, $2, $3, $4, 'waiting', $5, $6, $7, $8, $9, $10, $11, $11) \
+         updated_at, fee_kes) VALUES ($1, $2, $3, $4, $12, $5, $6, $7, $8, $9, $10, $11, $11, $13) \
          ON CONFLICT (patient_id, request_key) DO NOTHING",
     )
     .bind(&id)
@@ -197,6 +206,8 @@ pub async fn request(
     .bind(serde_json::to_string(&triage)?)
     .bind(serde_json::to_string(&summary)?)
     .bind(now)
+    .bind(status.as_str())
+    .bind(fee_kes)
     .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 0 {
@@ -222,7 +233,8 @@ pub async fn request(
     )
     .await?;
     let mut opened = event(LiveEventKind::ConsultationOpened, &id, &user.user_id, None);
-    opened.to_doctors = true;
+    // Doctors hear of it once it is in their queue: now, or when it is paid.
+    opened.to_doctors = status == Status::Waiting;
     publish_in(&mut tx, &opened).await?;
     tx.commit().await?;
     state.events.wake();
@@ -579,7 +591,7 @@ pub async fn post_message(
 pub async fn queue(state: &AppState, doctor: &AuthUser) -> Result<Vec<QueueItem>, ConsultError> {
     let rows = sqlx::query(
         "SELECT c.id, c.status, c.triage_level, c.red_flag, u.date_of_birth, p.sex, \
-         c.chief_complaint, c.triage_json, c.created_at, d.name, c.doctor_id \
+         c.chief_complaint, c.triage_json, c.created_at, d.name, c.doctor_id, c.fee_kes \
          FROM consultations c JOIN users u ON u.id = c.patient_id \
          LEFT JOIN health_profiles p ON p.user_id = c.patient_id \
          LEFT JOIN users d ON d.id = c.doctor_id \
@@ -599,6 +611,8 @@ pub async fn queue(state: &AppState, doctor: &AuthUser) -> Result<Vec<QueueItem>
             let triage: String = row.try_get(7)?;
             let triage: TriageResult = serde_json::from_str(&triage)?;
             let doctor_id: Option<String> = row.try_get(10)?;
+            // Only paid consultations (or free ones) are ever in the queue.
+            let fee_kes: i64 = row.try_get(11)?;
             Ok(QueueItem {
                 id: row.try_get(0)?,
                 status: Status::parse(&status).unwrap_or(Status::Waiting),
@@ -609,6 +623,7 @@ pub async fn queue(state: &AppState, doctor: &AuthUser) -> Result<Vec<QueueItem>
                 chief_complaint: row.try_get(6)?,
                 reasons: triage.reasons.into_iter().map(|r| r.explanation).collect(),
                 waiting_since_ms: row.try_get(8)?,
+                fee_paid_kes: (fee_kes > 0).then_some(fee_kes),
                 doctor_name: row.try_get(9)?,
                 mine: doctor_id.as_deref() == Some(doctor.user_id.as_str()),
             })

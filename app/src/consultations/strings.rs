@@ -41,6 +41,7 @@ pub struct ConsultText {
     pub doctor_typing: &'static str,
     pub loading: &'static str,
     pub open: &'static str,
+    pub awaiting_payment: &'static str,
     pub waiting: &'static str,
     pub claimed: &'static str,
     pub replied: &'static str,
@@ -55,6 +56,7 @@ pub struct ConsultText {
 impl ConsultText {
     pub fn status(&self, status: Status) -> &'static str {
         match status {
+            Status::AwaitingPayment => self.awaiting_payment,
             Status::Waiting => self.waiting,
             Status::Claimed => self.claimed,
             Status::Replied => self.replied,
@@ -110,6 +112,7 @@ pub static CONSULT: Translations<ConsultText> = Translations {
         share_documents: "Share documents with the doctor",
         loading: "Loading…",
         open: "Open",
+        awaiting_payment: "Waiting for payment",
         waiting: "Waiting for a doctor",
         claimed: "A doctor is looking at it",
         replied: "The doctor replied",
@@ -156,6 +159,7 @@ pub static CONSULT: Translations<ConsultText> = Translations {
         share_documents: "Shiriki nyaraka na daktari",
         loading: "Inapakia…",
         open: "Fungua",
+        awaiting_payment: "Inasubiri malipo",
         waiting: "Inasubiri daktari",
         claimed: "Daktari analiangalia",
         replied: "Daktari amejibu",

@@ -4,10 +4,13 @@ use serde::{Deserialize, Serialize};
 use tabibu_ai::{PreConsultSummary, TriageLevel, TriageResult};
 
 /// Where a consultation stands. `waiting` → `claimed` (a doctor took it) → `replied` (the
-/// doctor wrote) → `closed`; a claimed case can be released back to `waiting`.
+/// doctor wrote) → `closed`; a claimed case can be released back to `waiting`. When a fee is
+/// set, a new consultation starts in `awaiting_payment` and enters the queue (`waiting`) once
+/// paid (see `crate::payments`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    AwaitingPayment,
     Waiting,
     Claimed,
     Replied,
@@ -16,7 +19,8 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 5] = [
+    pub const ALL: [Status; 6] = [
+        Status::AwaitingPayment,
         Status::Waiting,
         Status::Claimed,
         Status::Replied,
@@ -26,6 +30,7 @@ impl Status {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::AwaitingPayment => "awaiting_payment",
             Status::Waiting => "waiting",
             Status::Claimed => "claimed",
             Status::Replied => "replied",
@@ -112,6 +117,8 @@ pub struct QueueItem {
     pub reasons: Vec<String>,
     /// When it entered the queue; the page counts the waiting time from it.
     pub waiting_since_ms: i64,
+    /// The fee paid for it in KES; `None` when it was free.
+    pub fee_paid_kes: Option<i64>,
     pub doctor_name: Option<String>,
     /// Claimed by the doctor looking.
     pub mine: bool,

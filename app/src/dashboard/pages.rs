@@ -166,6 +166,7 @@ fn Queue() -> impl IntoView {
         };
         let age = item.age_years.map(|a| format!("{a} {}", t().years));
         let sex = item.sex.clone();
+        let fee = item.fee_paid_kes;
         let reasons = item
             .reasons
             .iter()
@@ -187,6 +188,12 @@ fn Queue() -> impl IntoView {
                     <span>{age.unwrap_or_else(|| "–".to_owned())} ", " {move || sex_label(t(), sex.as_deref())}</span>
                     <span>{move || t().waiting_for} " " <time data-testid="waiting">{move || waited(since, now.get())}</time></span>
                     {who.map(|w| view! { <span class="badge">{w}</span> })}
+                    <span class="badge payment" data-testid="payment-badge">
+                        {move || match fee {
+                            Some(kes) => format!("{} · KES {kes}", t().paid),
+                            None => t().free.to_owned(),
+                        }}
+                    </span>
                 </div>
                 <p class="queue-reasons">{reasons}</p>
                 <div class="queue-action">{action}</div>

@@ -80,6 +80,9 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Where document files are kept (`TABIBU_DOCUMENTS_DIR`); see [`Config::documents_dir`].
     pub documents_folder: Option<PathBuf>,
+    /// Consultation fees and M-Pesa (`TABIBU_CONSULTATION_FEE_KES`, `TABIBU_PAYMENTS_PROVIDER`,
+    /// `TABIBU_MPESA_*`).
+    pub payments: crate::payments::config::PaymentsConfig,
 }
 
 impl Config {
@@ -258,6 +261,10 @@ impl Config {
                     1..=1024,
                 )?,
             documents_folder: get("TABIBU_DOCUMENTS_DIR").map(PathBuf::from),
+            payments: crate::payments::config::PaymentsConfig::from_lookup(
+                |name| lookup(name),
+                env == Environment::Production,
+            )?,
         })
     }
 
@@ -338,6 +345,18 @@ impl Config {
             (
                 "TABIBU_DOCUMENTS_DIR",
                 self.documents_dir().display().to_string(),
+            ),
+            (
+                "TABIBU_CONSULTATION_FEE_KES",
+                self.payments.fee_kes.to_string(),
+            ),
+            (
+                "TABIBU_PAYMENTS_PROVIDER",
+                self.payments.provider.name().to_owned(),
+            ),
+            (
+                "TABIBU_MPESA_CALLBACK_URL",
+                self.payments.callback_url(&self.public_url),
             ),
         ]
     }

@@ -353,6 +353,7 @@ pub fn bundle(record: &PatientRecord, base: &str, now_ms: i64) -> Value {
     for c in &record.consultations {
         let id = fhir_id(&format!("consultation-{}", c.id));
         let status = match c.status.as_str() {
+            "awaiting_payment" => "planned",
             "waiting" => "triaged",
             "closed" => "finished",
             _ => "in-progress",

@@ -15,7 +15,7 @@ use tabibu_app::error::AppError;
 use tabibu_app::platform::AppState;
 
 /// Paths that other sites' servers post to; they authenticate themselves in other ways.
-pub const EXEMPT: &[&str] = &[];
+pub const EXEMPT: &[&str] = &[tabibu_app::payments::config::CALLBACK_PATH];
 
 pub async fn protect(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let changes_state = !matches!(

@@ -244,10 +244,15 @@ pub async fn spawn_app_with(backend: Backend, vars: &[(&str, &str)]) -> Option<T
         }
     };
 
+    // The port is taken first, so that the configuration (the public address in emails, the
+    // M-Pesa callback address) names the one the server really listens on.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
     let mut map: HashMap<String, String> = HashMap::new();
     map.insert("DATABASE_URL".into(), database_url);
     map.insert("LEPTOS_SITE_ROOT".into(), site_root.display().to_string());
-    map.insert("LEPTOS_SITE_ADDR".into(), "127.0.0.1:0".into());
+    map.insert("LEPTOS_SITE_ADDR".into(), addr.to_string());
     map.insert("TABIBU_SHUTDOWN_TIMEOUT_SECS".into(), "2".into());
     // Document files stay in the test's own folder, whichever database it runs on.
     map.insert(
@@ -276,8 +281,7 @@ pub async fn spawn_app_with(backend: Backend, vars: &[(&str, &str)]) -> Option<T
             let state = tabibu_server::build_state(config)
                 .await
                 .expect("the app starts");
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             let (stop, stopped) = oneshot::channel::<()>();
             let app = tabibu_server::router(state.clone());
             tokio::spawn(tabibu_server::serve(
