@@ -3,7 +3,7 @@
 // run fails instead of testing whatever is listening there.
 import { defineConfig } from '@playwright/test';
 
-import { port, root, serverEnv, tabibuBinary } from './tests/env';
+import { feePort, feeServerEnv, port, root, serverEnv, tabibuBinary } from './tests/env';
 
 export const chromiumArgs = [
   '--headless=new',
@@ -40,14 +40,27 @@ export default defineConfig({
     { name: 'desktop', use: { viewport: { width: 1280, height: 800 } } },
     { name: 'phone', use: { viewport: { width: 360, height: 740 }, hasTouch: true } },
   ],
-  webServer: {
-    command: `rm -rf "${serverEnv.TABIBU_E2E_DATA}" && "${tabibuBinary}" serve`,
-    cwd: root,
-    url: `http://127.0.0.1:${port}/health`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: 'ignore',
-    stderr: 'pipe',
-    env: serverEnv,
-  },
+  webServer: [
+    {
+      command: `rm -rf "${serverEnv.TABIBU_E2E_DATA}" && "${tabibuBinary}" serve`,
+      cwd: root,
+      url: `http://127.0.0.1:${port}/health`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      env: serverEnv,
+    },
+    {
+      // The same build, charging a consultation fee (payments.spec.ts).
+      command: `rm -rf "${feeServerEnv.TABIBU_E2E_DATA}" && "${tabibuBinary}" serve`,
+      cwd: root,
+      url: `http://127.0.0.1:${feePort}/health`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      env: feeServerEnv,
+    },
+  ],
 });

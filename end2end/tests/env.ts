@@ -20,6 +20,22 @@ export const serverEnv: Record<string, string> = {
   TABIBU_RATE_LIMIT_PER_SECOND: '1000',
 };
 
+// A second server that charges a consultation fee through the M-Pesa simulator (the first
+// one keeps consultations free, as most tests expect).
+export const feePort = port + 1;
+const feeDataDir = path.join(root, 'target', 'e2e-fee');
+export const feeServerEnv: Record<string, string> = {
+  ...serverEnv,
+  TABIBU_E2E_DATA: feeDataDir,
+  DATABASE_URL: `sqlite://${feeDataDir}/tabibu.db`,
+  LEPTOS_SITE_ADDR: `127.0.0.1:${feePort}`,
+  TABIBU_PUBLIC_URL: `http://127.0.0.1:${feePort}`,
+  TABIBU_CONSULTATION_FEE_KES: '500',
+  TABIBU_PAYMENTS_PROVIDER: 'simulator',
+  // Long enough to see "check your phone", short enough for a test.
+  TABIBU_MPESA_SIMULATOR_DELAY_MS: '1500',
+};
+
 // Cargo's output folder: `target/`, or a shared one named by CARGO_TARGET_DIR.
 const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(root, 'target');
 export const tabibuBinary = path.join(targetDir, 'debug', 'tabibu');

@@ -226,6 +226,17 @@ async fn paid_flow(app: TestApp) {
         .await,
         1
     );
+    // The payment is in the patient's timeline, linked to its consultation.
+    let timeline = app.call("/api/records/timeline", &[], Some(&session)).await;
+    assert_eq!(timeline.status, 200, "{}", timeline.text);
+    let link = format!("/consultations/{id}");
+    assert!(
+        timeline.json.as_array().unwrap().iter().any(|item| item["kind"] == "Payment"
+            && item["detail"] == "paid"
+            && item["link"] == link.as_str()),
+        "{}",
+        timeline.text
+    );
     // Paying again is refused: it is paid.
     let again = pay(&app, &session, &id, PHONE, "pay-key-000002").await;
     assert_eq!(again.status, 409);
@@ -924,4 +935,36 @@ async fn every_payment_refusal() {
         .await,
         1
     );
+}
+
+#[tokio::test]
+async fn a_deleted_account_leaves_its_payments_without_the_phone_number() {
+    let app = fee_app(Backend::Sqlite, &[]).await.unwrap();
+    let session = patient(&app, "olive@example.com").await;
+    let id = request(&app, &session, "request-key-0015").await;
+    assert_eq!(pay(&app, &session, &id, PHONE, "pay-key-000015").await.status, 200);
+    assert_eq!(settled(&app, &id).await, "paid");
+    let reply = app
+        .call(
+            "/api/records/delete_account",
+            &[("password", PASSWORD), ("confirm", "DELETE")],
+            Some(&session),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let row = sqlx::query("SELECT state, amount_kes, receipt, phone, patient_id, consultation_id FROM payments")
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(row.get::<String, _>(0), "paid");
+    assert_eq!(row.get::<i64, _>(1), 500);
+    assert!(row.get::<Option<String>, _>(2).is_some(), "the receipt stays");
+    assert_eq!(row.get::<Option<String>, _>(3), None);
+    assert_eq!(row.get::<Option<String>, _>(4), None);
+    assert_eq!(row.get::<Option<String>, _>(5), None);
+    let bodies: Vec<String> = sqlx::query_scalar("SELECT body FROM mpesa_callbacks")
+        .fetch_all(app.state.db.pool())
+        .await
+        .unwrap();
+    assert!(bodies.iter().all(|b| !b.contains("254712345678")), "{bodies:?}");
 }

@@ -139,6 +139,7 @@ pub fn UsersPage() -> impl IntoView {
     let t = use_strings(&ADMIN);
     let a = use_strings(&ACCOUNTS);
     let cases = use_strings(&crate::dashboard::strings::DASHBOARD);
+    let payments = use_strings(&crate::payments::strings::PAYMENTS);
     let locale = use_locale();
     let set_active = ServerAction::<AdminSetUserActive>::new();
     let create = ServerAction::<AdminCreateUser>::new();
@@ -248,6 +249,8 @@ pub fn UsersPage() -> impl IntoView {
                 <a href="/admin/audit">{move || t().audit_title}</a>
                 " · "
                 <a href="/admin/cases" data-testid="nav-cases">{move || cases().oversight_title}</a>
+                " · "
+                <a href="/admin/payments" data-testid="nav-payments">{move || payments().admin_title}</a>
             </p>
         </section>
     }

@@ -72,7 +72,7 @@ impl PaymentsConfig {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
-        let fee_kes = number("TABIBU_CONSULTATION_FEE_KES", get, 0, 150_000)?;
+        let fee_kes = number("TABIBU_CONSULTATION_FEE_KES", get, 0, 0..=150_000)?;
         let provider = match get("TABIBU_PAYMENTS_PROVIDER").as_deref() {
             None | Some("simulator") => ProviderKind::Simulator,
             Some("daraja-sandbox") => ProviderKind::DarajaSandbox,
@@ -185,13 +185,13 @@ impl PaymentsConfig {
                 "TABIBU_MPESA_TIMEOUT_SECS",
                 get,
                 15,
-                60,
+                1..=60,
             )?)),
             simulator_delay: Duration::from_millis(u64::from(number(
                 "TABIBU_MPESA_SIMULATOR_DELAY_MS",
                 get,
                 2_000,
-                600_000,
+                0..=600_000,
             )?)),
         })
     }
@@ -212,15 +212,19 @@ fn number(
     variable: &'static str,
     get: impl Fn(&str) -> Option<String>,
     default: u32,
-    max: u32,
+    range: std::ops::RangeInclusive<u32>,
 ) -> Result<u32, ConfigError> {
     match get(variable) {
         None => Ok(default),
         Some(v) => match v.parse::<u32>() {
-            Ok(n) if n <= max => Ok(n),
+            Ok(n) if range.contains(&n) => Ok(n),
             _ => Err(invalid(
                 variable,
-                format!("expected a whole number from 0 to {max}, got `{v}`"),
+                format!(
+                    "expected a whole number from {} to {}, got `{v}`",
+                    range.start(),
+                    range.end()
+                ),
             )),
         },
     }
@@ -308,6 +312,7 @@ mod tests {
                 "196.201.214.0/24,nowhere",
             ),
             ("TABIBU_MPESA_CALLBACK_URL", "ftp://x"),
+            ("TABIBU_MPESA_TIMEOUT_SECS", "0"),
         ] {
             let err = config(&[(var, value)], false).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}");

@@ -53,7 +53,13 @@ fn detail_label(t: &'static RecordsText, locale: Locale, detail: &str) -> String
                 .get(locale)
                 .status(status)
                 .to_owned(),
-            None => other.replace('_', " "),
+            None => match crate::payments::PaymentState::parse(other) {
+                Some(state) => crate::payments::strings::PAYMENTS
+                    .get(locale)
+                    .state(state)
+                    .to_owned(),
+                None => other.replace('_', " "),
+            },
         },
     }
 }

@@ -206,7 +206,8 @@ pub async fn export_own(
     Ok(bundle)
 }
 
-/// The caller's history, newest first: conversations and their triage results so far.
+/// The caller's history, newest first: conversations and their triage results, consultations,
+/// payments and documents.
 pub async fn timeline(
     state: &AppState,
     user: &AuthUser,
@@ -258,6 +259,23 @@ pub async fn timeline(
             detail: Some(row.try_get(1)?),
         });
     }
+    let payments = sqlx::query(
+        "SELECT consultation_id, state, created_at FROM payments WHERE patient_id = $1 \
+         ORDER BY created_at DESC LIMIT $2",
+    )
+    .bind(&user.user_id)
+    .bind(TIMELINE_LIMIT)
+    .fetch_all(db)
+    .await?;
+    for row in payments {
+        let consultation: Option<String> = row.try_get(0)?;
+        items.push(TimelineItem {
+            kind: TimelineKind::Payment,
+            at_ms: row.try_get(2)?,
+            link: consultation.map_or_else(|| "/consultations".to_owned(), |id| format!("/consultations/{id}")),
+            detail: Some(row.try_get(1)?),
+        });
+    }
     for document in crate::documents::service::list_for_patient(&state.db, &user.user_id).await? {
         items.push(TimelineItem {
             kind: TimelineKind::Document,
@@ -291,6 +309,19 @@ pub async fn delete_account(
     // Emails waiting for (or already sent to) them hold their address and name.
     sqlx::query("DELETE FROM email_outbox WHERE to_address = $1")
         .bind(&user.email)
+        .execute(&mut *tx)
+        .await?;
+    // Payments are financial records and stay, but without the payer's number: in the row
+    // and in M-Pesa's raw callback (the receipt number and amount stay in the row).
+    sqlx::query(
+        "UPDATE mpesa_callbacks SET body = '{}' \
+         WHERE payment_id IN (SELECT id FROM payments WHERE patient_id = $1)",
+    )
+    .bind(&user.user_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE payments SET phone = NULL WHERE patient_id = $1")
+        .bind(&user.user_id)
         .execute(&mut *tx)
         .await?;
     // The rows of their documents go with the account (cascade); the files are removed once
