@@ -47,19 +47,24 @@ pub async fn stream(
     // Subscribe before reading the backlog, so nothing falls between the two.
     let receiver = state.events.subscribe();
     let last_seen = last_event_id(&headers);
-    let backlog = match last_seen {
+    let (backlog, floor) = match last_seen {
         Some(after) => match state.events.replay(&audience, after).await {
-            Ok(events) => events,
+            Ok(events) => (events, after),
             Err(err) => return endpoint_internal_error("events.replay", &err, &headers),
         },
-        None => Vec::new(),
+        // A new listener hears what happens from now on; a change committed just before it
+        // connected but not yet fanned out is already in what its page fetched.
+        None => match state.events.latest_id().await {
+            Ok(latest) => (Vec::new(), latest),
+            Err(err) => return endpoint_internal_error("events.latest", &err, &headers),
+        },
     };
     let follow = Follow {
         receiver,
         audience,
         hub: state.events.clone(),
         pending: backlog.into(),
-        last_sent: last_seen.unwrap_or(0),
+        last_sent: floor,
     };
     let opening = stream::once(async { Ok(Event::default().retry(RETRY).comment("open")) });
     let events = stream::unfold(follow, Follow::next)

@@ -181,6 +181,13 @@ impl EventHub {
         self.sender.receiver_count()
     }
 
+    /// The id of the newest stored event (0 when there is none).
+    pub async fn latest_id(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM live_events")
+            .fetch_one(self.db.pool())
+            .await
+    }
+
     /// The events after `after_id` that `audience` receives, oldest first, at most
     /// [`REPLAY_LIMIT`].
     pub async fn replay(
