@@ -86,7 +86,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
     let payments = tabibu_app::payments::service::Payments::start(&config)
         .await
         .map_err(StartupError::Payments)?;
-    let events = tabibu_app::events::hub::EventHub::start(db.clone())
+    let events = tabibu_app::events::hub::EventHub::start(db.clone(), config.events_poll)
         .await
         .map_err(|e| StartupError::Database(e.into()))?;
     Ok(AppState {

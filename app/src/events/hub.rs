@@ -7,9 +7,11 @@
 //!
 //! Fan-out: one pump task per process reads the table after the last id it has seen and
 //! broadcasts each event to every subscribed stream. It is woken at once by [`EventHub::wake`]
-//! after a local commit, and looks by itself every [`POLL_EVERY`], which is how events
-//! written by another instance sharing the database arrive. A stream filters what it receives
-//! by [`Audience`]. Events hold no content, so nothing here needs to be kept from the log
+//! after a local commit. Events written by another instance sharing the database arrive two
+//! ways: on PostgreSQL, [`publish_in`] also sends `NOTIFY tabibu_live_events` (delivered when
+//! the transaction commits) and each instance's listener wakes its pump; and every pump looks
+//! by itself every `poll` (`TABIBU_EVENTS_POLL_MS`), which covers SQLite and a listener that
+//! is reconnecting. A stream filters what it receives by [`Audience`]. Events hold no content, so nothing here needs to be kept from the log
 //! beyond ids, and nothing is logged but counts and causes.
 
 use super::types::{LiveEvent, LiveEventKind};
@@ -21,8 +23,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, broadcast, watch};
 
-/// How often the pump looks for events written by other instances.
-pub const POLL_EVERY: Duration = Duration::from_millis(500);
+/// The PostgreSQL channel that says "a live event was committed".
+pub const NOTIFY_CHANNEL: &str = "tabibu_live_events";
 /// Most events replayed to a reconnecting stream; an older gap means "reload everything".
 pub const REPLAY_LIMIT: i64 = 1_000;
 /// Events buffered per stream before a slow one is told it lagged (and replays instead).
@@ -84,8 +86,16 @@ pub async fn publish_in(conn: &mut AnyConnection, event: &NewEvent) -> Result<()
     .bind(event.doctor_id.as_deref())
     .bind(i32::from(event.to_doctors))
     .bind(now_ms())
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    if conn.backend_name() == "PostgreSQL" {
+        // Sent at commit, and only if the transaction commits; several in one transaction
+        // with the same payload are folded into one.
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(NOTIFY_CHANNEL)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
 }
 
@@ -102,8 +112,9 @@ pub struct EventHub {
 
 impl EventHub {
     /// Creates the hub and starts its pump on the current runtime, beginning after the newest
-    /// event already stored (streams that need older ones replay them from the table).
-    pub async fn start(db: Db) -> Result<Arc<EventHub>, sqlx::Error> {
+    /// event already stored (streams that need older ones replay them from the table), and on
+    /// PostgreSQL a listener for other instances' events. The pump also looks every `poll`.
+    pub async fn start(db: Db, poll: Duration) -> Result<Arc<EventHub>, sqlx::Error> {
         let last: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM live_events")
             .fetch_one(db.pool())
             .await?;
@@ -118,7 +129,15 @@ impl EventHub {
             Arc::downgrade(&hub),
             Arc::clone(&hub.wake),
             last.unwrap_or(0),
+            poll,
         ));
+        if let Some(url) = hub.db.listen_url() {
+            tokio::spawn(listen(
+                url.clone(),
+                Arc::downgrade(&hub),
+                Arc::clone(&hub.wake),
+            ));
+        }
         Ok(hub)
     }
 
@@ -267,7 +286,40 @@ fn read_row(row: &sqlx::any::AnyRow) -> Option<Result<Routed, sqlx::Error>> {
 }
 
 /// Reads new events in id order and broadcasts them, until the hub is dropped.
-async fn pump(hub: std::sync::Weak<EventHub>, wake: Arc<Notify>, mut last: i64) {
+/// Wakes the pump whenever any instance commits a live event on PostgreSQL, until the hub is
+/// dropped. A lost connection is opened again (the pump's own polling covers the gap, and a
+/// wake after reconnecting catches up at once).
+async fn listen(url: secrecy::SecretString, hub: std::sync::Weak<EventHub>, wake: Arc<Notify>) {
+    use secrecy::ExposeSecret;
+    while hub.strong_count() > 0 {
+        match sqlx::postgres::PgListener::connect(url.expose_secret()).await {
+            Ok(mut listener) => match listener.listen(NOTIFY_CHANNEL).await {
+                Ok(()) => {
+                    wake.notify_one();
+                    loop {
+                        match listener.try_recv().await {
+                            Ok(Some(_)) => wake.notify_one(),
+                            // The connection was lost; `try_recv` reconnects on the next call.
+                            Ok(None) => wake.notify_one(),
+                            Err(err) => {
+                                tracing::warn!(cause = %err, "live event listener failed; reconnecting");
+                                break;
+                            }
+                        }
+                        if hub.strong_count() == 0 {
+                            return;
+                        }
+                    }
+                }
+                Err(err) => tracing::warn!(cause = %err, "LISTEN for live events failed"),
+            },
+            Err(err) => tracing::warn!(cause = %err, "live event listener could not connect"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn pump(hub: std::sync::Weak<EventHub>, wake: Arc<Notify>, mut last: i64, poll: Duration) {
     loop {
         let Some(current) = hub.upgrade() else {
             return;
@@ -287,7 +339,7 @@ async fn pump(hub: std::sync::Weak<EventHub>, wake: Arc<Notify>, mut last: i64) 
             Err(err) => tracing::warn!(cause = %err, "reading live events failed; will retry"),
         }
         drop(current);
-        let _ = tokio::time::timeout(POLL_EVERY, wake.notified()).await;
+        let _ = tokio::time::timeout(poll, wake.notified()).await;
     }
 }
 

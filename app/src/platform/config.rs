@@ -80,6 +80,9 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Where document files are kept (`TABIBU_DOCUMENTS_DIR`); see [`Config::documents_dir`].
     pub documents_folder: Option<PathBuf>,
+    /// How often each instance looks for live events written by others
+    /// (`TABIBU_EVENTS_POLL_MS`); on PostgreSQL they also arrive at once by `NOTIFY`.
+    pub events_poll: Duration,
     /// Consultation fees and M-Pesa (`TABIBU_CONSULTATION_FEE_KES`, `TABIBU_PAYMENTS_PROVIDER`,
     /// `TABIBU_MPESA_*`).
     pub payments: crate::payments::config::PaymentsConfig,
@@ -261,6 +264,12 @@ impl Config {
                     1..=1024,
                 )?,
             documents_folder: get("TABIBU_DOCUMENTS_DIR").map(PathBuf::from),
+            events_poll: Duration::from_millis(parse_number(
+                "TABIBU_EVENTS_POLL_MS",
+                get("TABIBU_EVENTS_POLL_MS"),
+                500,
+                50..=600_000,
+            )?),
             payments: crate::payments::config::PaymentsConfig::from_lookup(
                 |name| lookup(name),
                 env == Environment::Production,

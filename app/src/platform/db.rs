@@ -47,6 +47,9 @@ pub enum DbError {
 pub struct Db {
     pool: AnyPool,
     kind: DbKind,
+    /// PostgreSQL's URL, for the one connection that listens for other instances' live
+    /// events (`LISTEN`); `None` on SQLite.
+    listen_url: Option<SecretString>,
 }
 
 impl Db {
@@ -95,7 +98,12 @@ impl Db {
                 url: redacted_url.to_owned(),
                 source,
             })?;
-        Ok(Db { pool, kind })
+        let listen_url = (kind == DbKind::Postgres).then(|| url.clone());
+        Ok(Db {
+            pool,
+            kind,
+            listen_url,
+        })
     }
 
     /// Applies the migrations this engine has not seen yet.
@@ -121,6 +129,11 @@ impl Db {
 
     pub fn kind(&self) -> DbKind {
         self.kind
+    }
+
+    /// The URL a PostgreSQL `LISTEN` connection opens; `None` on SQLite.
+    pub fn listen_url(&self) -> Option<&SecretString> {
+        self.listen_url.as_ref()
     }
 
     /// Closes every connection; waits for checked-out ones to come back.

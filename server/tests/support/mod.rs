@@ -32,6 +32,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub state: AppState,
     pub site_root: PathBuf,
+    /// The database this app uses; a peer instance ([`spawn_peer`]) shares it.
+    pub database_url: String,
     backend: Backend,
     db_name: Option<String>,
     stop: Option<oneshot::Sender<()>>,
@@ -211,15 +213,6 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 pub async fn spawn_app_with(backend: Backend, vars: &[(&str, &str)]) -> Option<TestApp> {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let temp = std::env::temp_dir().join(format!("tabibu-test-{id}"));
-    let site_root = temp.join("site");
-    std::fs::create_dir_all(site_root.join("pkg")).unwrap();
-    std::fs::write(
-        site_root.join("favicon.svg"),
-        "<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
-    )
-    .unwrap();
-    std::fs::write(site_root.join("pkg/tabibu.css"), "body{}").unwrap();
-
     let (database_url, db_name) = match backend {
         Backend::Sqlite => (format!("sqlite://{}/data/tabibu.db", temp.display()), None),
         Backend::Postgres => {
@@ -243,6 +236,43 @@ pub async fn spawn_app_with(backend: Backend, vars: &[(&str, &str)]) -> Option<T
             (format!("{base}/{name}"), Some(name))
         }
     };
+    let documents = temp.join("documents");
+    Some(start(backend, temp, database_url, db_name, documents, vars).await)
+}
+
+/// A second instance of `first`'s app: its own process state (event hub, rate limits, jobs),
+/// the same database and document folder, as behind a load balancer.
+pub async fn spawn_peer(first: &TestApp, vars: &[(&str, &str)]) -> TestApp {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let temp = std::env::temp_dir().join(format!("tabibu-test-{id}"));
+    let documents = first.temp.join("documents");
+    start(
+        first.backend,
+        temp,
+        first.database_url.clone(),
+        None,
+        documents,
+        vars,
+    )
+    .await
+}
+
+async fn start(
+    backend: Backend,
+    temp: PathBuf,
+    database_url: String,
+    db_name: Option<String>,
+    documents: PathBuf,
+    vars: &[(&str, &str)],
+) -> TestApp {
+    let site_root = temp.join("site");
+    std::fs::create_dir_all(site_root.join("pkg")).unwrap();
+    std::fs::write(
+        site_root.join("favicon.svg"),
+        "<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+    )
+    .unwrap();
+    std::fs::write(site_root.join("pkg/tabibu.css"), "body{}").unwrap();
 
     // The port is taken first, so that the configuration (the public address in emails, the
     // M-Pesa callback address) names the one the server really listens on.
@@ -250,14 +280,14 @@ pub async fn spawn_app_with(backend: Backend, vars: &[(&str, &str)]) -> Option<T
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
     let mut map: HashMap<String, String> = HashMap::new();
-    map.insert("DATABASE_URL".into(), database_url);
+    map.insert("DATABASE_URL".into(), database_url.clone());
     map.insert("LEPTOS_SITE_ROOT".into(), site_root.display().to_string());
     map.insert("LEPTOS_SITE_ADDR".into(), addr.to_string());
     map.insert("TABIBU_SHUTDOWN_TIMEOUT_SECS".into(), "2".into());
     // Document files stay in the test's own folder, whichever database it runs on.
     map.insert(
         "TABIBU_DOCUMENTS_DIR".into(),
-        temp.join("documents").display().to_string(),
+        documents.display().to_string(),
     );
     // Tests make many requests from one address; the limits' own tests set them low again.
     map.insert("TABIBU_RATE_LIMIT_PER_SECOND".into(), "100000".into());
@@ -300,17 +330,18 @@ pub async fn spawn_app_with(backend: Backend, vars: &[(&str, &str)]) -> Option<T
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    Some(TestApp {
+    TestApp {
         addr,
         base: format!("http://{addr}"),
         client,
         state,
         site_root,
+        database_url,
         backend,
         db_name,
         stop: Some(stop),
         temp,
-    })
+    }
 }
 
 /// Writes one `#[tokio::test]` per database for each test body:
