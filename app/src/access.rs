@@ -104,12 +104,18 @@ pub fn rule_for(path: &str) -> Option<Access> {
 
 /// The rule for a request to `path` with `method`: a server function's, or an endpoint's.
 pub fn rule_for_request(method: &str, path: &str) -> Option<Access> {
-    rule_for(path).or_else(|| {
-        ENDPOINTS
-            .iter()
-            .find(|(m, pattern, _)| *m == method && path_matches(pattern, path))
-            .map(|(_, _, a)| *a)
-    })
+    rule_for(path).or_else(|| endpoint(method, path).map(|(_, _, a)| *a))
+}
+
+/// The pattern of the endpoint `method` `path` is a request to, e.g. `/api/documents/{id}`.
+pub fn endpoint_pattern(method: &str, path: &str) -> Option<&'static str> {
+    endpoint(method, path).map(|(_, pattern, _)| *pattern)
+}
+
+fn endpoint(method: &str, path: &str) -> Option<&'static (&'static str, &'static str, Access)> {
+    ENDPOINTS
+        .iter()
+        .find(|(m, pattern, _)| *m == method && path_matches(pattern, path))
 }
 
 /// Whether `path` fits `pattern`, where a `{…}` segment matches any one non-empty segment.

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod health;
 pub mod jobs;
+pub mod metrics;
 pub mod middleware;
 pub mod startup;
 pub mod telemetry;

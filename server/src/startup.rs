@@ -1,7 +1,9 @@
 //! Building the state and the router, and serving with graceful shutdown.
 
 use crate::health;
-use crate::middleware::{auth, client_ip, csrf, rate_limit, request_id, security_headers, trace};
+use crate::middleware::{
+    auth, client_ip, csrf, metrics, rate_limit, request_id, security_headers, trace,
+};
 use axum::Router;
 use axum::routing::get;
 use leptos::config::LeptosOptions;
@@ -53,9 +55,17 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         Some(dir) => tabibu_ai::KnowledgeBase::load_dir(dir)?,
         None => tabibu_ai::KnowledgeBase::load_default()?,
     };
+    let metrics = Arc::new(tabibu_app::platform::metrics::Metrics::new());
     let ai_provider = tabibu_ai::providers::build_provider(&config.ai)
         .map_err(StartupError::AiProvider)?
-        .map(tabibu_app::platform::state::AiProvider);
+        .map(|inner| {
+            tabibu_app::platform::state::AiProvider(Arc::new(
+                tabibu_app::platform::metrics::Measured {
+                    inner,
+                    metrics: metrics.clone(),
+                },
+            ))
+        });
     let db = Db::connect(
         &config.database_url,
         &config.database_url_redacted(),
@@ -92,6 +102,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
     Ok(AppState {
         events,
         payments,
+        metrics,
         config: Arc::new(config),
         db,
         leptos_options,
@@ -112,6 +123,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/metrics", get(crate::metrics::scrape))
         .route("/api/records/fhir", get(tabibu_app::records::http::download))
         .route("/api/events", get(tabibu_app::events::http::stream))
         .route(
@@ -152,8 +164,12 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::protect))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
-        .layer(axum::middleware::from_fn_with_state(state, client_ip::client_ip))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::client_ip))
         .layer(axum::middleware::from_fn(trace::trace_request))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics,
+            metrics::record,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn(request_id::assign_request_id))
         .layer(axum::middleware::from_fn_with_state(headers, security_headers::add_security_headers))

@@ -155,21 +155,9 @@ impl PaymentsConfig {
         }
         let callback_allowed = match get("TABIBU_MPESA_CALLBACK_ALLOWED_IPS") {
             None => Vec::new(),
-            Some(list) => list
-                .split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(|p| {
-                    p.parse::<IpNet>()
-                        .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
-                        .map_err(|_| {
-                            invalid(
-                                "TABIBU_MPESA_CALLBACK_ALLOWED_IPS",
-                                format!("expected IP addresses or CIDR ranges, got `{p}`"),
-                            )
-                        })
-                })
-                .collect::<Result<_, _>>()?,
+            Some(list) => {
+                crate::platform::config::ip_ranges("TABIBU_MPESA_CALLBACK_ALLOWED_IPS", &list)?
+            }
         };
         Ok(PaymentsConfig {
             fee_kes,

@@ -80,6 +80,11 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Where document files are kept (`TABIBU_DOCUMENTS_DIR`); see [`Config::documents_dir`].
     pub documents_folder: Option<PathBuf>,
+    /// A bearer token that opens `GET /metrics` from anywhere (`TABIBU_METRICS_TOKEN`).
+    pub metrics_token: Option<SecretString>,
+    /// Addresses that may read `GET /metrics` without the token (`TABIBU_METRICS_ALLOWED_IPS`;
+    /// default: this machine only).
+    pub metrics_allowed: Vec<IpNet>,
     /// How often each instance looks for live events written by others
     /// (`TABIBU_EVENTS_POLL_MS`); on PostgreSQL they also arrive at once by `NOTIFY`.
     pub events_poll: Duration,
@@ -178,19 +183,22 @@ impl Config {
         };
         let trusted_proxies = match get("TABIBU_TRUSTED_PROXIES") {
             None => Vec::new(),
-            Some(list) => list
-                .split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(|p| {
-                    p.parse::<IpNet>()
-                        .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
-                        .map_err(|_| invalid("TABIBU_TRUSTED_PROXIES", format!(
-                            "expected IP addresses or CIDR ranges such as 10.0.0.0/8, got `{p}`"
-                        )))
-                })
-                .collect::<Result<_, _>>()?,
+            Some(list) => ip_ranges("TABIBU_TRUSTED_PROXIES", &list)?,
         };
+        let metrics_allowed = match get("TABIBU_METRICS_ALLOWED_IPS") {
+            None => ip_ranges("TABIBU_METRICS_ALLOWED_IPS", "127.0.0.1,::1")?,
+            Some(list) => ip_ranges("TABIBU_METRICS_ALLOWED_IPS", &list)?,
+        };
+        let metrics_token = get("TABIBU_METRICS_TOKEN").map(SecretString::from);
+        if metrics_token
+            .as_ref()
+            .is_some_and(|t| t.expose_secret().len() < 24)
+        {
+            return Err(invalid(
+                "TABIBU_METRICS_TOKEN",
+                "must be at least 24 characters (e.g. `openssl rand -hex 24`)".into(),
+            ));
+        }
 
         Ok(Config {
             env,
@@ -234,6 +242,8 @@ impl Config {
             ),
             require_mfa_staff,
             trusted_proxies,
+            metrics_token,
+            metrics_allowed,
             rate_limit_per_second: parse_number(
                 "TABIBU_RATE_LIMIT_PER_SECOND",
                 get("TABIBU_RATE_LIMIT_PER_SECOND"),
@@ -373,6 +383,26 @@ impl Config {
 
 fn invalid(variable: &'static str, problem: String) -> ConfigError {
     ConfigError { variable, problem }
+}
+
+/// A comma-separated list of IP addresses or CIDR ranges.
+pub fn ip_ranges(variable: &'static str, list: &str) -> Result<Vec<IpNet>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    invalid(
+                        variable,
+                        format!(
+                            "expected IP addresses or CIDR ranges such as 10.0.0.0/8, got `{p}`"
+                        ),
+                    )
+                })
+        })
+        .collect()
 }
 
 fn parse_number<T>(

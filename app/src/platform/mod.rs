@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod keys;
+pub mod metrics;
 pub mod rate_limit;
 pub mod settings;
 pub mod state;

@@ -26,6 +26,8 @@ pub struct AppState {
     pub ai_provider: Option<AiProvider>,
     /// Live events: written with the changes they describe, fanned out to open streams.
     pub events: Arc<crate::events::hub::EventHub>,
+    /// Request counts and timings for `GET /metrics`.
+    pub metrics: Arc<super::metrics::Metrics>,
     /// M-Pesa: the Daraja client (or the simulator) and the payment settings.
     pub payments: Arc<crate::payments::service::Payments>,
 }
