@@ -18,6 +18,7 @@ export const serverEnv: Record<string, string> = {
   TABIBU_SIGN_IN_ATTEMPTS_PER_MINUTE: '100',
   // Several people's browsers share 127.0.0.1 here; the general limit is tested in Rust.
   TABIBU_RATE_LIMIT_PER_SECOND: '1000',
+  TABIBU_RATE_LIMIT_API_PER_SECOND: '1000',
 };
 
 // A second server that charges a consultation fee through the M-Pesa simulator (the first

@@ -124,6 +124,7 @@ async fn main() {
         ),
         ("LEPTOS_SITE_ROOT", temp.join("site").display().to_string()),
         ("TABIBU_RATE_LIMIT_PER_SECOND", "100000".into()),
+        ("TABIBU_RATE_LIMIT_API_PER_SECOND", "100000".into()),
         ("TABIBU_SIGN_IN_ATTEMPTS_PER_MINUTE", "1000".into()),
         ("TABIBU_LOG", "error".into()),
     ]);

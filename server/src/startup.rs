@@ -117,6 +117,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let context = leptos_context(state.clone());
+    let cors = cors(&state.config);
     let headers = security_headers::SecurityHeaders {
         hsts: state.config.is_production(),
     };
@@ -173,6 +174,34 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn(request_id::assign_request_id))
         .layer(axum::middleware::from_fn_with_state(headers, security_headers::add_security_headers))
+        .layer(tower::util::option_layer(cors))
+}
+
+/// Lets the pages of the sites in `TABIBU_CORS_ORIGINS` call the API with the user's cookies;
+/// `None` when the list is empty (only Tabibu's own pages, the browsers' default). Never `*`.
+fn cors(config: &Config) -> Option<tower_http::cors::CorsLayer> {
+    use http::{Method, header};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if config.cors_origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<http::HeaderValue> = config
+        .cors_origins
+        .iter()
+        .filter_map(|o| http::HeaderValue::from_str(o).ok())
+        .collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_credentials(true)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([
+                header::CONTENT_TYPE,
+                header::ACCEPT,
+                http::HeaderName::from_static("last-event-id"),
+            ])
+            .max_age(Duration::from_secs(600)),
+    )
 }
 
 /// The body limit of the upload route: the configured file limit, with room to spare so that

@@ -344,6 +344,23 @@ async fn more_than_the_general_limit_a_second_gets_429_with_a_readable_page() {
 }
 
 #[tokio::test]
+async fn the_api_has_a_zone_of_its_own() {
+    let app = support::spawn_app_with(
+        support::Backend::Sqlite,
+        &[("TABIBU_RATE_LIMIT_API_PER_SECOND", "3")],
+    )
+    .await
+    .unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(app.call("/api/accounts/me", &[], None).await.status);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    // Pages count in the general zone, which is not spent.
+    assert_eq!(app.get("/").await.status(), 200);
+}
+
+#[tokio::test]
 async fn staff_without_two_factor_are_sent_to_set_it_up_when_required() {
     let app = support::spawn_app_with(
         support::Backend::Sqlite,

@@ -65,6 +65,11 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// Requests a second one IP address may make in general (`TABIBU_RATE_LIMIT_PER_SECOND`).
     pub rate_limit_per_second: u32,
+    /// Requests a second one IP address may make to `/api/` (`TABIBU_RATE_LIMIT_API_PER_SECOND`).
+    pub rate_limit_api_per_second: u32,
+    /// Other sites whose pages may call Tabibu's API with the user's cookies
+    /// (`TABIBU_CORS_ORIGINS`); empty: none, only Tabibu's own pages.
+    pub cors_origins: Vec<String>,
     /// Sign-in attempts a minute, per IP address and per account.
     pub sign_in_attempts_per_minute: u32,
     /// The data-encryption key, base64 (`TABIBU_DATA_KEY`); see `platform::keys`.
@@ -190,6 +195,15 @@ impl Config {
             Some(list) => ip_ranges("TABIBU_METRICS_ALLOWED_IPS", &list)?,
         };
         let metrics_token = get("TABIBU_METRICS_TOKEN").map(SecretString::from);
+        let cors_origins = match get("TABIBU_CORS_ORIGINS") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .map(|o| check_origin(&o).map(|()| o))
+                .collect::<Result<_, _>>()?,
+        };
         if metrics_token
             .as_ref()
             .is_some_and(|t| t.expose_secret().len() < 24)
@@ -250,6 +264,13 @@ impl Config {
                 20,
                 1..=100_000,
             )?,
+            rate_limit_api_per_second: parse_number(
+                "TABIBU_RATE_LIMIT_API_PER_SECOND",
+                get("TABIBU_RATE_LIMIT_API_PER_SECOND"),
+                20,
+                1..=100_000,
+            )?,
+            cors_origins,
             sign_in_attempts_per_minute: parse_number(
                 "TABIBU_SIGN_IN_ATTEMPTS_PER_MINUTE",
                 get("TABIBU_SIGN_IN_ATTEMPTS_PER_MINUTE"),
@@ -383,6 +404,30 @@ impl Config {
 
 fn invalid(variable: &'static str, problem: String) -> ConfigError {
     ConfigError { variable, problem }
+}
+
+/// An origin as browsers send it: `https://host[:port]`, nothing after. `*` is refused: the API
+/// works with cookies, and a wildcard with credentials would hand them to any site.
+fn check_origin(origin: &str) -> Result<(), ConfigError> {
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    let ok = rest.is_some_and(|host| {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "TABIBU_CORS_ORIGINS",
+            format!(
+                "expected origins such as https://app.example.org (no `*`, no path), got `{origin}`"
+            ),
+        ))
+    }
 }
 
 /// A comma-separated list of IP addresses or CIDR ranges.

@@ -42,6 +42,7 @@ impl ChildServer {
                 "dGFiaWJ1LXRlc3Qta2V5LW5vdC1mb3ItcHJvZCEhISE=".into(),
             ),
             ("TABIBU_RATE_LIMIT_PER_SECOND".into(), "100000".into()),
+            ("TABIBU_RATE_LIMIT_API_PER_SECOND".into(), "100000".into()),
             ("TABIBU_SIGN_IN_ATTEMPTS_PER_MINUTE".into(), "1000".into()),
             ("TABIBU_LOG".into(), "error".into()),
         ];

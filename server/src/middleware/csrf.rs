@@ -4,8 +4,8 @@
 //! least `Origin` (on every cross-site POST). A POST, PUT, PATCH or DELETE is refused with 403
 //! when either names another site. Requests with neither header are not from a browser
 //! page (curl, server-to-server) and cannot carry a victim's cookies by accident, so they pass.
-//! Machine callbacks that other sites legitimately post to (payment callbacks, later) are
-//! listed in [`EXEMPT`].
+//! Machine callbacks that other sites legitimately post to (M-Pesa's payment callback) are
+//! listed in [`EXEMPT`]; pages of the sites in `TABIBU_CORS_ORIGINS` are let through.
 
 use axum::extract::{Request, State};
 use axum::http::{Method, header};
@@ -25,11 +25,21 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
     if changes_state
         && !EXEMPT.contains(&request.uri().path())
         && !same_site(&request, &state.config.public_url)
+        && !allowed_origin(&request, &state.config.cors_origins)
     {
         tracing::warn!(method = %request.method(), "cross-site request refused");
         return super::auth::error_response(&AppError::Forbidden);
     }
     next.run(request).await
+}
+
+/// A request from the page of a site the operator allowed (`TABIBU_CORS_ORIGINS`).
+fn allowed_origin(request: &Request, origins: &[String]) -> bool {
+    request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|origin| origins.iter().any(|o| o.eq_ignore_ascii_case(origin)))
 }
 
 fn same_site(request: &Request, public_url: &str) -> bool {

@@ -1,7 +1,9 @@
-//! The general rate limit: `TABIBU_RATE_LIMIT_PER_SECOND` requests a second per client IP
-//! (default 20; static files and health checks do not count). Past it: 429 with
-//! `Retry-After`, as JSON for server functions and as a page a person can read otherwise.
-//! Sign-in has its own, stricter limits in the accounts service.
+//! The rate limits per client IP, in zones: pages and everything else outside `/api/`
+//! (`TABIBU_RATE_LIMIT_PER_SECOND`, default 20 a second) and the API under `/api/`
+//! (`TABIBU_RATE_LIMIT_API_PER_SECOND`, default 20 a second); static files, health checks and
+//! metrics do not count. Past a limit: 429 with `Retry-After`, as JSON for server functions and
+//! as a page a person can read otherwise. Sign-in has its own, stricter zone in the accounts
+//! service (`TABIBU_SIGN_IN_ATTEMPTS_PER_MINUTE`, per IP and per account).
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -15,7 +17,11 @@ use tabibu_app::platform::client::ClientIp;
 
 pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    if path.starts_with("/pkg/") || path == "/health" || path == "/ready" || path == "/favicon.svg"
+    if path.starts_with("/pkg/")
+        || path == "/health"
+        || path == "/ready"
+        || path == "/metrics"
+        || path == "/favicon.svg"
     {
         return next.run(request).await;
     }
@@ -25,9 +31,13 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
         .map(|c| c.0.to_string())
         .unwrap_or_default();
     let now = tabibu_app::platform::db::now_ms();
-    let per_second = state.config.rate_limit_per_second;
+    let (zone, per_second) = if path.starts_with("/api/") {
+        ("api", state.config.rate_limit_api_per_second)
+    } else {
+        ("general", state.config.rate_limit_per_second)
+    };
     if let Err(wait) = state.limiter.hit(
-        &format!("general:{ip}"),
+        &format!("{zone}:{ip}"),
         per_second,
         Duration::from_secs(1),
         now,

@@ -291,6 +291,7 @@ async fn start(
     );
     // Tests make many requests from one address; the limits' own tests set them low again.
     map.insert("TABIBU_RATE_LIMIT_PER_SECOND".into(), "100000".into());
+    map.insert("TABIBU_RATE_LIMIT_API_PER_SECOND".into(), "100000".into());
     map.insert("TABIBU_SIGN_IN_ATTEMPTS_PER_MINUTE".into(), "1000".into());
     // A fixed test key, so no development key file is written into the working directory.
     map.insert(
