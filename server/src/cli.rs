@@ -235,6 +235,22 @@ async fn serve(config: Config) -> Result<(), StartupError> {
     let drain = config.shutdown_timeout;
     let signal = startup::shutdown_signal();
     let listener = startup::bind(addr).await?;
+    // The certificate is checked before anything else starts: a bad one stops the start.
+    let certificates = match &config.tls {
+        Some(files) => Some(crate::tls::CertStore::open(&files.cert, &files.key)?),
+        None => None,
+    };
+    let redirect = match config.http_redirect_addr {
+        Some(redirect_addr) => Some((
+            startup::bind(redirect_addr).await?,
+            crate::tls::RedirectSettings {
+                https_base: config.public_url.clone(),
+                acme_dir: config.acme_dir.clone(),
+            },
+        )),
+        None => None,
+    };
+    let tls_reload = config.tls_reload;
     let state = startup::build_state(config).await?;
     let db = state.db.clone();
     let worker = crate::jobs::spawn_outbox_worker(db.clone());
@@ -245,8 +261,51 @@ async fn serve(config: Config) -> Result<(), StartupError> {
         signal.await;
         events.close_streams();
     };
-    tracing::info!(%addr, database = ?db.kind(), "Tabibu is listening on http://{addr}");
-    let result = startup::serve(listener, startup::router(state), shutdown, drain).await;
+    let (closing, closed) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = closing.send(true);
+    };
+    let redirector = redirect.map(|(plain, settings)| {
+        let mut closed = closed.clone();
+        tracing::info!(addr = %plain.local_addr().map(|a| a.to_string()).unwrap_or_default(), "redirecting plain HTTP to HTTPS");
+        tokio::spawn(async move {
+            let stop = async move {
+                let _ = closed.wait_for(|c| *c).await;
+            };
+            if let Err(err) =
+                startup::serve(plain, crate::tls::redirect_router(settings), stop, drain).await
+            {
+                tracing::error!(cause = %err, "the plain-HTTP redirect listener stopped");
+            }
+        })
+    });
+    let app = startup::router(state);
+    let result = match certificates {
+        Some(store) => {
+            tracing::info!(%addr, database = ?db.kind(), "Tabibu is listening on https://{addr}");
+            let watcher = store.clone().watch(tls_reload);
+            let tls = crate::tls::TlsListener::new(listener, store.server_config()?)
+                .map_err(StartupError::Serve)?;
+            let app = app.layer(axum::Extension(crate::tls::ServedOverTls));
+            let served = startup::serve(
+                axum::serve::ListenerExt::tap_io(tls, |_| {}),
+                app,
+                shutdown,
+                drain,
+            )
+            .await;
+            watcher.abort();
+            served
+        }
+        None => {
+            tracing::info!(%addr, database = ?db.kind(), "Tabibu is listening on http://{addr}");
+            startup::serve(listener, app, shutdown, drain).await
+        }
+    };
+    if let Some(redirector) = redirector {
+        let _ = redirector.await;
+    }
     worker.abort();
     pruner.abort();
     reconciler.abort();

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod startup;
 pub mod telemetry;
+pub mod tls;
 pub mod triage_cli;
 
 pub use startup::{StartupError, build_state, router, serve};

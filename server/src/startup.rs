@@ -28,6 +28,8 @@ pub enum StartupError {
     Key(#[from] KeyError),
     #[error("the clinical knowledge base is invalid: {0}")]
     Knowledge(#[from] tabibu_ai::KbError),
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     #[error("the M-Pesa simulator could not start: {0}")]
     Payments(std::io::Error),
     #[error("the AI provider could not be set up: {0}")]
@@ -119,7 +121,7 @@ pub fn router(state: AppState) -> Router {
     let context = leptos_context(state.clone());
     let cors = cors(&state.config);
     let headers = security_headers::SecurityHeaders {
-        hsts: state.config.is_production(),
+        config: state.config.clone(),
     };
     Router::new()
         .route("/health", get(health::health))
@@ -247,12 +249,17 @@ pub async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, StartupErro
 
 /// Serves until `shutdown` completes, then stops accepting and gives in-flight requests up to
 /// `drain_timeout` to finish.
-pub async fn serve(
-    listener: TcpListener,
+pub async fn serve<L>(
+    listener: L,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain_timeout: Duration,
-) -> Result<(), StartupError> {
+) -> Result<(), StartupError>
+where
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+    std::net::SocketAddr:
+        for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+{
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;

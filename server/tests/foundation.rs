@@ -110,7 +110,7 @@ on_both_databases! {
             "a nonce is used once");
     }
 
-    async fn hsts_is_sent_only_in_production(app) {
+    async fn hsts_is_not_sent_over_plain_http(app) {
         assert!(app.get("/").await.headers().get("strict-transport-security").is_none());
     }
 
@@ -212,11 +212,23 @@ on_both_databases! {
 }
 
 #[tokio::test]
-async fn production_sends_hsts_for_a_year() {
-    let app = support::spawn_app_with(support::Backend::Sqlite, &[("TABIBU_ENV", "production")])
+async fn production_behind_a_trusted_proxy_sends_hsts_for_a_year() {
+    let app = support::spawn_app_with(
+        support::Backend::Sqlite,
+        &[
+            ("TABIBU_ENV", "production"),
+            ("TABIBU_TRUSTED_PROXIES", "127.0.0.1"),
+        ],
+    )
+    .await
+    .unwrap();
+    let response = app
+        .client
+        .get(app.url("/"))
+        .header("x-forwarded-proto", "https")
+        .send()
         .await
         .unwrap();
-    let response = app.get("/").await;
     let hsts = response.headers()["strict-transport-security"]
         .to_str()
         .unwrap();

@@ -36,6 +36,13 @@ pub struct ConfigError {
     pub problem: String,
 }
 
+/// The certificate and key Tabibu serves HTTPS with (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
 /// All settings of one running server.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -85,6 +92,16 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Where document files are kept (`TABIBU_DOCUMENTS_DIR`); see [`Config::documents_dir`].
     pub documents_folder: Option<PathBuf>,
+    /// HTTPS on `LEPTOS_SITE_ADDR` (`TABIBU_TLS_CERT`, `TABIBU_TLS_KEY`); `None`: plain HTTP
+    /// (behind a proxy that terminates TLS, or in development).
+    pub tls: Option<TlsFiles>,
+    /// How often the certificate files are checked for a renewal (`TABIBU_TLS_RELOAD_SECS`).
+    pub tls_reload: Duration,
+    /// A plain-HTTP listener that redirects to HTTPS and serves ACME challenges
+    /// (`TABIBU_HTTP_REDIRECT_ADDR`, e.g. `0.0.0.0:80`).
+    pub http_redirect_addr: Option<SocketAddr>,
+    /// certbot's webroot, for HTTP-01 challenges on that listener (`TABIBU_ACME_DIR`).
+    pub acme_dir: Option<PathBuf>,
     /// A bearer token that opens `GET /metrics` from anywhere (`TABIBU_METRICS_TOKEN`).
     pub metrics_token: Option<SecretString>,
     /// Addresses that may read `GET /metrics` without the token (`TABIBU_METRICS_ALLOWED_IPS`;
@@ -195,6 +212,40 @@ impl Config {
             Some(list) => ip_ranges("TABIBU_METRICS_ALLOWED_IPS", &list)?,
         };
         let metrics_token = get("TABIBU_METRICS_TOKEN").map(SecretString::from);
+        let tls = match (get("TABIBU_TLS_CERT"), get("TABIBU_TLS_KEY")) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.into(),
+                key: key.into(),
+            }),
+            (Some(_), None) => {
+                return Err(invalid(
+                    "TABIBU_TLS_KEY",
+                    "needed with TABIBU_TLS_CERT (the certificate's private key, PEM)".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "TABIBU_TLS_CERT",
+                    "needed with TABIBU_TLS_KEY (the certificate chain, PEM)".into(),
+                ));
+            }
+        };
+        let http_redirect_addr = match get("TABIBU_HTTP_REDIRECT_ADDR") {
+            None => None,
+            Some(v) => Some(v.parse::<SocketAddr>().map_err(|_| {
+                invalid(
+                    "TABIBU_HTTP_REDIRECT_ADDR",
+                    format!("expected host:port such as 0.0.0.0:80, got `{v}`"),
+                )
+            })?),
+        };
+        if http_redirect_addr.is_some() && !public_url.starts_with("https://") {
+            return Err(invalid(
+                "TABIBU_HTTP_REDIRECT_ADDR",
+                "redirects go to TABIBU_PUBLIC_URL, which must then be an https:// address".into(),
+            ));
+        }
         let cors_origins = match get("TABIBU_CORS_ORIGINS") {
             None => Vec::new(),
             Some(list) => list
@@ -256,6 +307,15 @@ impl Config {
             ),
             require_mfa_staff,
             trusted_proxies,
+            tls,
+            tls_reload: Duration::from_secs(parse_number(
+                "TABIBU_TLS_RELOAD_SECS",
+                get("TABIBU_TLS_RELOAD_SECS"),
+                60,
+                1..=86_400,
+            )?),
+            http_redirect_addr,
+            acme_dir: get("TABIBU_ACME_DIR").map(PathBuf::from),
             metrics_token,
             metrics_allowed,
             rate_limit_per_second: parse_number(

@@ -27,10 +27,34 @@ impl CspNonce {
 }
 
 /// What the middleware needs to know about the deployment.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SecurityHeaders {
-    /// Send HSTS (only where the site is reached over HTTPS).
-    pub hsts: bool,
+    /// For `TABIBU_TRUSTED_PROXIES`: only those may say the client used HTTPS.
+    pub config: std::sync::Arc<tabibu_app::platform::Config>,
+}
+
+/// Whether the browser reached Tabibu over HTTPS: on Tabibu's own TLS listener, or through a
+/// trusted proxy that says so with `X-Forwarded-Proto: https`. HSTS is sent only then: over
+/// plain HTTP browsers ignore it, and a proxy that is not trusted could be anyone.
+fn reached_over_https(request: &Request, config: &tabibu_app::platform::Config) -> bool {
+    if request
+        .extensions()
+        .get::<crate::tls::ServedOverTls>()
+        .is_some()
+    {
+        return true;
+    }
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let trusted = peer.is_some_and(|ip| config.trusted_proxies.iter().any(|n| n.contains(&ip)));
+    trusted
+        && request
+            .headers()
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
 }
 
 pub async fn add_security_headers(
@@ -40,6 +64,7 @@ pub async fn add_security_headers(
 ) -> Response {
     let nonce = CspNonce::generate();
     request.extensions_mut().insert(nonce.clone());
+    let hsts = reached_over_https(&request, &settings.config);
     let mut response = next.run(request).await;
     // An inline document (a PDF our own page shows in a frame) may be framed by this origin
     // only; it is a file, not a page, so it gets a policy of its own that runs nothing.
@@ -62,7 +87,7 @@ pub async fn add_security_headers(
             HeaderValue::from_static("SAMEORIGIN"),
         );
     }
-    if settings.hsts {
+    if hsts {
         headers.insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
