@@ -12,6 +12,8 @@
     clippy::print_stderr
 )]
 
+pub mod tls;
+
 use sqlx::Connection;
 use std::collections::HashMap;
 use std::net::SocketAddr;
