@@ -237,16 +237,21 @@ async fn serve(config: Config) -> Result<(), StartupError> {
     let listener = startup::bind(addr).await?;
     let state = startup::build_state(config).await?;
     let db = state.db.clone();
-    let worker = crate::jobs::spawn_outbox_worker(db.clone());
+    let mailer = state.mailer.clone();
+    let worker = crate::jobs::spawn_outbox_worker(
+        db.clone(),
+        mailer.clone(),
+        crate::jobs::OutboxWorker::default(),
+    );
     let pruner = crate::jobs::spawn_event_pruner(state.events.clone());
     let events = state.events.clone();
     let shutdown = async move {
         signal.await;
         events.close_streams();
     };
-    tracing::info!(%addr, database = ?db.kind(), "Tabibu is listening on http://{addr}");
+    tracing::info!(%addr, database = ?db.kind(), email = mailer.provider_name(), "Tabibu is listening on http://{addr}");
     let result = startup::serve(listener, startup::router(state), shutdown, drain).await;
-    worker.abort();
+    crate::jobs::stop_outbox_worker(&mailer, worker).await;
     pruner.abort();
     db.close().await;
     tracing::info!("stopped");

@@ -26,6 +26,9 @@ pub struct AppState {
     pub ai_provider: Option<AiProvider>,
     /// Live events: written with the changes they describe, fanned out to open streams.
     pub events: Arc<crate::events::hub::EventHub>,
+    /// The email provider and the wake-up of this process's outbox worker: call
+    /// `mailer.wake()` after committing a transaction that queued an email.
+    pub mailer: Arc<crate::notifications::delivery::Mailer>,
 }
 
 /// A configured model provider, shared by every request.
