@@ -76,7 +76,10 @@ pub fn spawn_outbox_worker(
 
 /// Stops the worker: it finishes the email in hand and hands back the rest of its batch.
 /// Waits at most one attempt's timeout (and a little) before giving up on it.
-pub async fn stop_outbox_worker(mailer: &Mailer, mut worker: tokio::task::JoinHandle<WorkerTotals>) {
+pub async fn stop_outbox_worker(
+    mailer: &Mailer,
+    mut worker: tokio::task::JoinHandle<WorkerTotals>,
+) {
     mailer.stop();
     let grace = mailer.attempt_timeout() + Duration::from_secs(2);
     if tokio::time::timeout(grace, &mut worker).await.is_err() {

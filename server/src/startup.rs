@@ -56,7 +56,8 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
     let ai_provider = tabibu_ai::providers::build_provider(&config.ai)
         .map_err(StartupError::AiProvider)?
         .map(tabibu_app::platform::state::AiProvider);
-    let mailer = tabibu_app::notifications::delivery::Mailer::new(&config.email, &config.public_url)?;
+    let mailer =
+        tabibu_app::notifications::delivery::Mailer::new(&config.email, &config.public_url)?;
     let db = Db::connect(
         &config.database_url,
         &config.database_url_redacted(),

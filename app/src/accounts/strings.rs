@@ -345,6 +345,7 @@ static TABLES: &[&[(&str, &str, &str)]] = &[
     crate::consultations::strings::MESSAGES,
     crate::documents::strings::MESSAGES,
     crate::assistant::strings::MESSAGES,
+    crate::admin::emails::MESSAGES,
 ];
 
 fn all_messages() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {

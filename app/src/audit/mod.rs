@@ -117,6 +117,8 @@ pub enum AuditAction {
     DocumentDeleted,
     LabResultsRead,
     AiConsentGiven,
+    EmailResent,
+    EmailRead,
 }
 
 impl AuditAction {
@@ -166,6 +168,8 @@ impl AuditAction {
         AuditAction::DocumentDeleted,
         AuditAction::LabResultsRead,
         AuditAction::AiConsentGiven,
+        AuditAction::EmailResent,
+        AuditAction::EmailRead,
     ];
 
     /// The stored code. Never change one: stored hashes cover it.
@@ -215,6 +219,8 @@ impl AuditAction {
             AuditAction::DocumentDeleted => "document_deleted",
             AuditAction::LabResultsRead => "lab_results_read",
             AuditAction::AiConsentGiven => "ai_consent_given",
+            AuditAction::EmailResent => "email_resent",
+            AuditAction::EmailRead => "email_read",
         }
     }
 

@@ -130,7 +130,10 @@ impl fmt::Debug for SmtpConfig {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("tls", &self.tls)
-            .field("credentials", &self.credentials.as_ref().map(|_| "[redacted]"))
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|_| "[redacted]"),
+            )
             .field("ca_file", &self.ca_file)
             .finish()
     }
@@ -167,9 +170,8 @@ impl Sender {
         let (local, domain) = address.split_once('@')?;
         let plain = |s: &str| {
             !s.is_empty()
-                && s.chars().all(|c| {
-                    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c)
-                })
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c))
         };
         let name_ok = name.as_deref().is_none_or(|n| {
             n.chars().count() <= 100 && !n.chars().any(|c| c.is_control() || "<>\"".contains(c))
@@ -249,10 +251,7 @@ impl EmailConfig {
             None => {
                 return Err(invalid(
                     "TABIBU_EMAIL_FROM",
-                    format!(
-                        "is required when TABIBU_EMAIL_PROVIDER={}",
-                        provider.name()
-                    ),
+                    format!("is required when TABIBU_EMAIL_PROVIDER={}", provider.name()),
                 ));
             }
         };
@@ -332,9 +331,9 @@ fn smtp_config(get: &impl Fn(&str) -> Option<String>) -> Result<SmtpConfig, Emai
     };
     let ca_file = get("TABIBU_SMTP_CA_FILE").map(PathBuf::from);
     if let Some(path) = &ca_file {
-        let readable = std::fs::read(path)
-            .ok()
-            .is_some_and(|pem| String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----"));
+        let readable = std::fs::read(path).ok().is_some_and(|pem| {
+            String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----")
+        });
         if !readable {
             return Err(invalid(
                 "TABIBU_SMTP_CA_FILE",
@@ -418,7 +417,10 @@ mod tests {
         let c = config(&[
             ("TABIBU_EMAIL_PROVIDER", "sendgrid"),
             ("TABIBU_SENDGRID_API_KEY", "SG.secret-key"),
-            ("TABIBU_EMAIL_FROM", "Tabibu Clinic <no-reply@clinic.example>"),
+            (
+                "TABIBU_EMAIL_FROM",
+                "Tabibu Clinic <no-reply@clinic.example>",
+            ),
         ])
         .unwrap();
         let ProviderConfig::SendGrid(sg) = &c.provider else {
@@ -429,7 +431,10 @@ mod tests {
         assert_eq!(c.from.name.as_deref(), Some("Tabibu Clinic"));
         assert_eq!(c.from.domain(), "clinic.example");
         let shown = format!("{c:?}");
-        assert!(!shown.contains("secret-key") && !shown.contains("no-reply"), "{shown}");
+        assert!(
+            !shown.contains("secret-key") && !shown.contains("no-reply"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -444,7 +449,12 @@ mod tests {
         };
         assert!(base("http://127.0.0.1:8025/").is_ok());
         assert!(base("http://localhost:8025").is_ok());
-        for bad in ["http://sendgrid.example", "ftp://x", "https://u:p@x.example", "x"] {
+        for bad in [
+            "http://sendgrid.example",
+            "ftp://x",
+            "https://u:p@x.example",
+            "x",
+        ] {
             assert_eq!(
                 base(bad).unwrap_err().variable,
                 "TABIBU_SENDGRID_BASE_URL",
@@ -477,7 +487,10 @@ mod tests {
             (587, SmtpTls::StartTls)
         );
         assert_eq!(
-            port(&[("TABIBU_SMTP_HOST", "smtp.example"), ("TABIBU_SMTP_TLS", "implicit")]),
+            port(&[
+                ("TABIBU_SMTP_HOST", "smtp.example"),
+                ("TABIBU_SMTP_TLS", "implicit")
+            ]),
             (465, SmtpTls::Implicit)
         );
         assert_eq!(
@@ -488,8 +501,11 @@ mod tests {
             ]),
             (2525, SmtpTls::None)
         );
-        let err = smtp(&[("TABIBU_SMTP_HOST", "smtp.example"), ("TABIBU_SMTP_TLS", "none")])
-            .unwrap_err();
+        let err = smtp(&[
+            ("TABIBU_SMTP_HOST", "smtp.example"),
+            ("TABIBU_SMTP_TLS", "none"),
+        ])
+        .unwrap_err();
         assert_eq!(err.variable, "TABIBU_SMTP_TLS");
         for (var, value) in [
             ("TABIBU_SMTP_TLS", "ssl"),
@@ -524,7 +540,10 @@ mod tests {
         ])
         .unwrap();
         let shown = format!("{c:?}");
-        assert!(!shown.contains("hunter2") && !shown.contains("mailer@"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("mailer@"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -544,10 +563,19 @@ mod tests {
     #[test]
     fn senders_parse_with_and_without_a_name() {
         let s = Sender::parse("no-reply@clinic.example").unwrap();
-        assert_eq!((s.address.as_str(), s.name), ("no-reply@clinic.example", None));
+        assert_eq!(
+            (s.address.as_str(), s.name),
+            ("no-reply@clinic.example", None)
+        );
         let s = Sender::parse("\"Kliniki Tabibu\" <hello@clinic.example>").unwrap();
         assert_eq!(s.name.as_deref(), Some("Kliniki Tabibu"));
-        for bad in ["clinic.example", "a b@c.example", "X <a@b", "<>", "X\r\nBcc: y <a@b.c>"] {
+        for bad in [
+            "clinic.example",
+            "a b@c.example",
+            "X <a@b",
+            "<>",
+            "X\r\nBcc: y <a@b.c>",
+        ] {
             assert!(Sender::parse(bad).is_none(), "{bad}");
         }
     }

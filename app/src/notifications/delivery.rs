@@ -18,9 +18,9 @@
 //! Logs carry the email's id, template, provider and failure code; never an address, a name
 //! or a link.
 
+use super::config::EmailConfig;
 use super::outbox::{self, ClaimedEmail, LEASE_MS, NextAttempt, OutboxError};
 use super::providers::{EmailProvider, Failure, Outgoing, SetupError};
-use super::config::EmailConfig;
 use crate::platform::Db;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};

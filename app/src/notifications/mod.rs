@@ -326,11 +326,7 @@ pub fn render(
             if let Some(receipt) = receipt_param(params.get("receipt"))? {
                 values.push(("receipt", receipt));
             }
-            (
-                t.payment_subject,
-                t.payment_lines,
-                t.consultation_button,
-            )
+            (t.payment_subject, t.payment_lines, t.consultation_button)
         }
         EmailTemplate::ConsultationClaimed => {
             (t.claimed_subject, t.claimed_lines, t.consultation_button)
@@ -477,7 +473,10 @@ fn minutes_param(value: Option<&Value>) -> Result<u64, RenderError> {
 fn whole_number_param(name: &'static str, value: Option<&Value>) -> Result<u64, RenderError> {
     match value {
         Some(Value::Number(n)) => n.as_u64().ok_or(RenderError::InvalidParam(name)),
-        Some(Value::String(s)) => s.trim().parse().map_err(|_| RenderError::InvalidParam(name)),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse()
+            .map_err(|_| RenderError::InvalidParam(name)),
         Some(_) => Err(RenderError::InvalidParam(name)),
         None => Err(RenderError::MissingParam(name)),
     }
@@ -506,7 +505,7 @@ fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -657,7 +656,11 @@ mod tests {
                         assert!(!part.contains(secret), "{template:?} {locale:?}: {secret}");
                     }
                 }
-                assert!(email.text.contains("https://tabibu.example/consultations/c42"));
+                assert!(
+                    email
+                        .text
+                        .contains("https://tabibu.example/consultations/c42")
+                );
                 assert!(
                     email
                         .html
@@ -669,7 +672,11 @@ mod tests {
             .iter()
             .map(|&t| render(t, Locale::En, &params).unwrap().subject)
             .collect();
-        assert_eq!(subjects.len(), 3, "each consultation email says what happened");
+        assert_eq!(
+            subjects.len(),
+            3,
+            "each consultation email says what happened"
+        );
     }
 
     #[test]
@@ -696,7 +703,8 @@ mod tests {
     #[test]
     fn payment_received_without_a_receipt_leaves_the_receipt_line_out() {
         for receipt in [json!(null), json!(""), json!("  ")] {
-            let params = json!({ "link": "https://x.example/c", "amount_kes": 300, "receipt": receipt });
+            let params =
+                json!({ "link": "https://x.example/c", "amount_kes": 300, "receipt": receipt });
             let email = render(EmailTemplate::PaymentReceived, Locale::En, &params).unwrap();
             assert!(!email.text.contains("receipt"), "{}", email.text);
             assert!(email.text.contains("KES 300."));
@@ -719,7 +727,13 @@ mod tests {
                 &json!({ "link": "https://x.example/c", "amount_kes": amount, "receipt": receipt }),
             )
         };
-        for amount in [json!(-5), json!(12.5), json!("12.50"), json!("KES 12"), json!(true)] {
+        for amount in [
+            json!(-5),
+            json!(12.5),
+            json!("12.50"),
+            json!("KES 12"),
+            json!(true),
+        ] {
             assert_eq!(
                 with(amount.clone(), json!(null)),
                 Err(RenderError::InvalidParam("amount_kes")),

@@ -609,7 +609,10 @@ mod tests {
         let summary = format!("{:?}", config.summary());
         assert!(summary.contains("smtp.clinic.example"), "{summary}");
         for shown in [summary, format!("{config:?}")] {
-            assert!(!shown.contains("s3cret") && !shown.contains("relay-user"), "{shown}");
+            assert!(
+                !shown.contains("s3cret") && !shown.contains("relay-user"),
+                "{shown}"
+            );
         }
         let config = config_from(&[
             ("TABIBU_EMAIL_PROVIDER", "sendgrid"),

@@ -98,9 +98,11 @@ impl EmailProvider {
     pub fn from_config(config: &EmailConfig, public_url: &str) -> Result<Self, SetupError> {
         Ok(match &config.provider {
             ProviderConfig::Log => EmailProvider::Log,
-            ProviderConfig::SendGrid(sendgrid) => EmailProvider::SendGrid(
-                sendgrid::SendGrid::new(sendgrid, config.from.clone(), config.timeout)?,
-            ),
+            ProviderConfig::SendGrid(sendgrid) => EmailProvider::SendGrid(sendgrid::SendGrid::new(
+                sendgrid,
+                config.from.clone(),
+                config.timeout,
+            )?),
             ProviderConfig::Smtp(smtp) => EmailProvider::Smtp(smtp::Smtp::new(
                 smtp,
                 config.from.clone(),

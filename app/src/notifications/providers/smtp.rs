@@ -14,8 +14,9 @@
 //!   username or password is wrong, so they are retried and logged as `smtp_auth`;
 //! - connection refused, reset or closed mid-conversation, and timeouts: transient
 //!   (`smtp_refused`, `smtp_dropped`, `smtp_timeout`, `smtp_network`);
-//! - TLS failures (the server offers no STARTTLS, its certificate does not verify):
-//!   misconfigured, `smtp_tls`;
+//! - TLS failures (the handshake fails, the certificate does not verify): misconfigured,
+//!   `smtp_tls`; the server offering no STARTTLS or no usable sign-in: misconfigured,
+//!   `smtp_client`;
 //! - an address `lettre` cannot use: permanent, `bad_address`.
 
 use super::{Failure, Outgoing};
@@ -85,11 +86,9 @@ impl Smtp {
 
     /// The message for `email`, as it goes on the wire.
     pub fn message(&self, email: &Outgoing<'_>) -> Result<Message, Failure> {
-        let to: Mailbox = email
-            .to
-            .trim()
-            .parse()
-            .map_err(|_| Failure::Permanent { code: "bad_address" })?;
+        let to: Mailbox = email.to.trim().parse().map_err(|_| Failure::Permanent {
+            code: "bad_address",
+        })?;
         Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -146,8 +145,11 @@ fn classify(err: &lettre::transport::smtp::Error) -> Failure {
     if err.is_timeout() {
         return Failure::transient("smtp_timeout");
     }
+    // lettre's own refusals: no STARTTLS offered, no authentication mechanism in common,
+    // an address the server cannot take. All but the last are our setup, and lettre does not
+    // say which: retried and logged, like any misconfiguration.
     if err.is_client() {
-        return Failure::Permanent {
+        return Failure::Misconfigured {
             code: "smtp_client",
         };
     }
@@ -158,6 +160,11 @@ fn classify(err: &lettre::transport::smtp::Error) -> Failure {
     while let Some(cause) = source {
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
             use std::io::ErrorKind;
+            // A failed TLS handshake reaches us as a connection error around rustls's
+            // error, which tokio-rustls reports as invalid data.
+            if io.kind() == ErrorKind::InvalidData {
+                return Failure::Misconfigured { code: "smtp_tls" };
+            }
             return Failure::transient(match io.kind() {
                 ErrorKind::ConnectionRefused => "smtp_refused",
                 ErrorKind::ConnectionReset
@@ -283,7 +290,9 @@ mod tests {
         };
         assert_eq!(
             smtp.message(&bad).err(),
-            Some(Failure::Permanent { code: "bad_address" })
+            Some(Failure::Permanent {
+                code: "bad_address"
+            })
         );
     }
 }
