@@ -1053,8 +1053,9 @@ on_both_databases! {
         assert!(html.contains("p•••@example.com"));
         assert!(html.contains("href=\"/admin/emails\""), "the admin navigation links the page");
         assert!(!html.contains("patient@example.com") && !html.contains("dead.letter@"));
-        let dead_page = app.get_as("/admin/emails?status=sent", Some(&admin)).await.text().await.unwrap();
-        assert!(dead_page.contains("data-status=\"sent\"") && !dead_page.contains("data-status=\"pending\""));
+        let sent_page = app.get_as("/admin/emails?status=sent", Some(&admin)).await.text().await.unwrap();
+        assert!(sent_page.contains("data-status=\"sent\"") && !sent_page.contains("data-status=\"pending\""));
+        assert!(sent_page.contains("<option value=\"sent\" selected"), "the filter shows its choice without JavaScript");
     }
 }
 

@@ -325,7 +325,11 @@ fn Outbox() -> impl IntoView {
                     <option value="">{move || t().all}</option>
                     {STATUSES
                         .into_iter()
-                        .map(|code| view! { <option value=code>{move || t().status_name(code)}</option> })
+                        .map(|code| view! {
+                            <option value=code selected=move || status().as_deref() == Some(code)>
+                                {move || t().status_name(code)}
+                            </option>
+                        })
                         .collect_view()}
                 </select>
             </div>
