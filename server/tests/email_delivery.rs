@@ -979,6 +979,40 @@ on_both_databases! {
         assert!(emails[3].rendered().unwrap().text.starts_with("Hello Amina Otieno,"));
     }
 
+    async fn a_committed_email_wakes_the_worker_at_once(app) {
+        let db = app.state.db.clone();
+        let patient = app.sign_up("woken@example.com", PASSWORD).await;
+        let doc = sign_in_staff(&app, "prompt@example.com", "Dr Prompt", Role::Doctor).await;
+        let reply = app.call("/api/consultations/request", &[("note", "A cough for a week"), ("request_key", "email-test-key-3")], Some(&patient)).await;
+        let id = reply.json.as_str().unwrap().to_owned();
+        // A worker that would otherwise look only once an hour.
+        let worker = tabibu_server::jobs::spawn_outbox_worker(
+            db.clone(),
+            app.state.mailer.clone(),
+            tabibu_server::jobs::OutboxWorker { poll: Duration::from_secs(3600), batch: 10 },
+        );
+        let all_sent = |db: Db| async move {
+            loop {
+                if all_emails(&db).await.iter().all(|e| e.status == OutboxStatus::Sent) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        // Its first pass sends what was already queued (the welcome emails)...
+        tokio::time::timeout(Duration::from_secs(10), all_sent(db.clone())).await.unwrap();
+        // ...then it waits, and the claim's commit wakes it.
+        assert_eq!(app.call("/api/consultations/claim", &[("id", &id)], Some(&doc)).await.status, 200);
+        tokio::time::timeout(Duration::from_secs(10), all_sent(db.clone()))
+            .await
+            .expect("the claim's email went out without waiting for the next poll");
+        let claimed = consultation_emails(&db).await;
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].provider.as_deref(), Some("log"));
+        app.state.mailer.stop();
+        worker.await.unwrap();
+    }
+
     async fn a_refused_claim_or_close_queues_no_email(app) {
         let db = &app.state.db;
         let patient = app.sign_up("juma@example.com", PASSWORD).await;
