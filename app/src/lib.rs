@@ -96,6 +96,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/audit") view=admin::AuditPage />
                     <Route path=path!("/admin/cases") view=dashboard::oversight::OversightPage />
                     <Route path=path!("/admin/payments") view=payments::pages::PaymentsPage />
+                    <Route path=path!("/admin/emails") view=admin::emails::EmailsPage />
                     <Route path=path!("/assistant") view=assistant::pages::AssistantPage />
                     <Route path=path!("/assistant/:id") view=assistant::pages::ConversationPage />
                 </Routes>

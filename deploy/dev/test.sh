@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test Tabibu has, installing what they need first (the WASM target,
-# wasm-bindgen-cli at the Cargo.lock version, Debian's chromium, the npm packages of end2end/
-# without any browser download). Safe to run again. Exits non-zero on the first failure.
+# wasm-bindgen-cli at the Cargo.lock version, Debian's chromium and python3-aiosmtpd, the npm
+# packages of end2end/ without any browser download). Safe to run again. Exits non-zero on the
+# first failure.
 #
 #   gates: rustfmt, clippy -D warnings (server build and browser build)
 #   tests: unit and integration tests on SQLite and PostgreSQL, then Playwright in Chromium
@@ -11,7 +12,9 @@ started=$SECONDS
 
 ensure_rust
 ensure_wasm_bindgen
-apt_install chromium ca-certificates
+# python3-aiosmtpd: the real SMTP server the email tests send to (run as /usr/bin/python3,
+# since a python3 earlier on PATH may lack it); openssl makes its test certificate.
+apt_install chromium ca-certificates python3-aiosmtpd openssl
 ensure_postgres() {
   # These machines run PostgreSQL already; start the cluster if it is installed but stopped.
   if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then

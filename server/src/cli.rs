@@ -253,7 +253,12 @@ async fn serve(config: Config) -> Result<(), StartupError> {
     let tls_reload = config.tls_reload;
     let state = startup::build_state(config).await?;
     let db = state.db.clone();
-    let worker = crate::jobs::spawn_outbox_worker(db.clone());
+    let mailer = state.mailer.clone();
+    let worker = crate::jobs::spawn_outbox_worker(
+        db.clone(),
+        mailer.clone(),
+        crate::jobs::OutboxWorker::default(),
+    );
     let pruner = crate::jobs::spawn_event_pruner(state.events.clone());
     let reconciler = crate::jobs::spawn_payment_reconciler(state.clone());
     let events = state.events.clone();
@@ -283,7 +288,7 @@ async fn serve(config: Config) -> Result<(), StartupError> {
     let app = startup::router(state);
     let result = match certificates {
         Some(store) => {
-            tracing::info!(%addr, database = ?db.kind(), "Tabibu is listening on https://{addr}");
+            tracing::info!(%addr, database = ?db.kind(), email = mailer.provider_name(), "Tabibu is listening on https://{addr}");
             let watcher = store.clone().watch(tls_reload);
             let tls = crate::tls::TlsListener::new(listener, store.server_config()?)
                 .map_err(StartupError::Serve)?;
@@ -299,14 +304,14 @@ async fn serve(config: Config) -> Result<(), StartupError> {
             served
         }
         None => {
-            tracing::info!(%addr, database = ?db.kind(), "Tabibu is listening on http://{addr}");
+            tracing::info!(%addr, database = ?db.kind(), email = mailer.provider_name(), "Tabibu is listening on http://{addr}");
             startup::serve(listener, app, shutdown, drain).await
         }
     };
     if let Some(redirector) = redirector {
         let _ = redirector.await;
     }
-    worker.abort();
+    crate::jobs::stop_outbox_worker(&mailer, worker).await;
     pruner.abort();
     reconciler.abort();
     db.close().await;

@@ -1,40 +1,92 @@
-//! Background work of one server process.
+//! Background work of one server process: the email outbox worker and the pruning of old
+//! live events.
 //!
-//! The email outbox is delivered by the `log` provider for now: messages are marked sent and
-//! kept in the table for the admin to read (real providers come with the notifications
-//! work). Several instances may run this at once; the outbox's leases keep each email to one.
+//! The outbox worker delivers through the configured provider (`TABIBU_EMAIL_PROVIDER`; see
+//! `tabibu_app::notifications::delivery`). It runs a pass as soon as a request that queued an
+//! email commits (`state.mailer.wake()`), and every few seconds in any case, which is how
+//! retries whose time has come, and emails queued by other instances, are picked up. Several
+//! instances may run it at once: the outbox's claim (`FOR UPDATE SKIP LOCKED` on PostgreSQL)
+//! and its leases keep each email to one worker. At shutdown it finishes the email it is
+//! sending and hands back the rest of its batch.
 
 use std::sync::Arc;
 use std::time::Duration;
 use tabibu_app::events::hub::EventHub;
+use tabibu_app::notifications::delivery::Mailer;
 use tabibu_app::platform::Db;
+use tabibu_app::platform::db::now_ms;
 
-/// How often the outbox is looked at.
-const OUTBOX_EVERY: Duration = Duration::from_secs(5);
+/// How an outbox worker paces itself.
+#[derive(Debug, Clone, Copy)]
+pub struct OutboxWorker {
+    /// The longest it waits between passes when nobody wakes it.
+    pub poll: Duration,
+    /// Emails claimed per pass; a full batch is followed at once by another pass.
+    pub batch: u32,
+}
 
-/// Starts the outbox worker; it runs until the process ends.
-pub fn spawn_outbox_worker(db: Db) -> tokio::task::JoinHandle<()> {
+impl Default for OutboxWorker {
+    fn default() -> Self {
+        OutboxWorker {
+            poll: Duration::from_secs(5),
+            batch: 10,
+        }
+    }
+}
+
+/// What a worker did before it stopped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkerTotals {
+    pub sent: usize,
+    pub retried: usize,
+    pub dead: usize,
+}
+
+/// Starts an outbox worker; it runs until [`Mailer::stop`], then returns its totals.
+pub fn spawn_outbox_worker(
+    db: Db,
+    mailer: Arc<Mailer>,
+    settings: OutboxWorker,
+) -> tokio::task::JoinHandle<WorkerTotals> {
     let worker_id = format!("tabibu-{}", uuid::Uuid::new_v4().simple());
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(OUTBOX_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match tabibu_app::notifications::outbox::deliver_with_log_provider(&db, &worker_id, 50)
+        let mut totals = WorkerTotals::default();
+        while !mailer.is_stopping() {
+            match mailer
+                .deliver_due(&db, &worker_id, now_ms(), settings.batch)
                 .await
             {
-                Ok(report) if report.kept + report.dead > 0 => {
-                    tracing::info!(
-                        kept = report.kept,
-                        dead = report.dead,
-                        "outbox delivered by the log provider"
-                    );
+                Ok(report) => {
+                    totals.sent += report.sent;
+                    totals.retried += report.retrying;
+                    totals.dead += report.dead;
+                    let full = u32::try_from(report.claimed).unwrap_or(u32::MAX) >= settings.batch;
+                    if full && report.released == 0 {
+                        // More may be due right now.
+                        continue;
+                    }
                 }
-                Ok(_) => {}
-                Err(err) => tracing::warn!(cause = %err, "outbox delivery failed; will retry"),
+                Err(err) => tracing::warn!(cause = %err, "email delivery pass failed; will retry"),
             }
+            mailer.wait(settings.poll).await;
         }
+        totals
     })
+}
+
+/// Stops the worker: it finishes the email in hand and hands back the rest of its batch.
+/// Waits at most one attempt's timeout (and a little) before giving up on it.
+pub async fn stop_outbox_worker(
+    mailer: &Mailer,
+    mut worker: tokio::task::JoinHandle<WorkerTotals>,
+) {
+    mailer.stop();
+    let grace = mailer.attempt_timeout() + Duration::from_secs(2);
+    if tokio::time::timeout(grace, &mut worker).await.is_err() {
+        // Its claimed emails come back when their lease runs out.
+        tracing::warn!("the email worker did not stop in time; its batch returns after the lease");
+        worker.abort();
+    }
 }
 
 /// How long live events are kept for browsers that reconnect.

@@ -34,6 +34,8 @@ pub enum StartupError {
     Payments(std::io::Error),
     #[error("the AI provider could not be set up: {0}")]
     AiProvider(tabibu_ai::providers::ProviderError),
+    #[error("the email provider could not be set up: {0}")]
+    EmailProvider(#[from] tabibu_app::notifications::providers::SetupError),
     #[error("cannot listen on {addr}: {source} (is another program using that port?)")]
     Bind {
         addr: std::net::SocketAddr,
@@ -68,6 +70,8 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
                 },
             ))
         });
+    let mailer =
+        tabibu_app::notifications::delivery::Mailer::new(&config.email, &config.public_url)?;
     let db = Db::connect(
         &config.database_url,
         &config.database_url_redacted(),
@@ -112,6 +116,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         data_key: Arc::new(data_key),
         triage: Arc::new(tabibu_ai::Engine::new(knowledge)),
         ai_provider,
+        mailer: Arc::new(mailer),
     })
 }
 

@@ -112,6 +112,34 @@ on_both_databases! {
         }
     }
 
+    async fn only_admins_reach_the_email_outbox(app) {
+        let patient = app.sign_up("patient@example.com", PASSWORD).await;
+        app.create_staff("doctor@example.com", PASSWORD, Role::Doctor).await;
+        app.create_staff("admin@example.com", PASSWORD, Role::Admin).await;
+        let doctor = app.call("/api/accounts/sign_in", &[("email", "doctor@example.com"), ("password", PASSWORD)], None).await.session.unwrap();
+        let admin = app.call("/api/accounts/sign_in", &[("email", "admin@example.com"), ("password", PASSWORD)], None).await.session.unwrap();
+        // The patient's welcome email is in the outbox: something to list, resend and read.
+        let email = tabibu_app::notifications::outbox::latest_for(
+            &app.state.db,
+            "patient@example.com",
+            tabibu_app::notifications::EmailTemplate::Welcome,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        for path in ["/api/admin/emails", "/api/admin/resend_email", "/api/admin/email_message"] {
+            for (who, session) in [("patient", &patient), ("doctor", &doctor)] {
+                let reply = app.call(path, &[("id", &email.id)], Some(session)).await;
+                assert_eq!(reply.status, 403, "{path} as {who}: {}", reply.text);
+                assert!(!reply.text.contains("patient@example.com"));
+            }
+        }
+        let listed = app.call("/api/admin/emails", &[], Some(&admin)).await;
+        assert_eq!(listed.status, 200, "{}", listed.text);
+        let page = app.get_as("/admin/emails", Some(&patient)).await.text().await.unwrap();
+        assert!(!page.contains("emails-table"), "the page shows a patient no outbox");
+    }
+
     async fn an_unknown_api_path_is_refused_not_guessed(app) {
         let reply = app.call("/api/admin/drop_everything", &[], None).await;
         assert_eq!(reply.status, 403);

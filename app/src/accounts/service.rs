@@ -227,6 +227,7 @@ pub async fn sign_up(
     )
     .await?;
     tx.commit().await?;
+    state.mailer.wake();
     Ok(token)
 }
 
@@ -604,6 +605,7 @@ async fn send_reset_link(
     )
     .await?;
     tx.commit().await?;
+    state.mailer.wake();
     Ok(())
 }
 
@@ -731,6 +733,7 @@ pub async fn complete_password_reset(
     )
     .await?;
     tx.commit().await?;
+    state.mailer.wake();
     Ok(())
 }
 
@@ -777,6 +780,7 @@ pub async fn change_password(
     )
     .await?;
     tx.commit().await?;
+    state.mailer.wake();
     Ok(token)
 }
 
@@ -1042,6 +1046,7 @@ pub async fn create_user(
     e.detail = Some(role_detail(role));
     audit::record_in(&mut tx, e).await?;
     tx.commit().await?;
+    state.mailer.wake();
     Ok((user_id, link))
 }
 

@@ -346,6 +346,7 @@ static TABLES: &[&[(&str, &str, &str)]] = &[
     crate::documents::strings::MESSAGES,
     crate::assistant::strings::MESSAGES,
     crate::payments::strings::MESSAGES,
+    crate::admin::emails::MESSAGES,
 ];
 
 fn all_messages() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {

@@ -1,5 +1,8 @@
-//! The admins' pages: the users list (create doctors, disable and re-enable accounts) and the
-//! audit log. Every server function here is admin-only by the access table.
+//! The admins' pages: the users list (create doctors, disable and re-enable accounts), the
+//! audit log, and the email outbox ([`emails`]). Every server function here is admin-only by
+//! the access table. [`AdminNav`] links the admin pages to one another.
+
+pub mod emails;
 
 use crate::accounts::api::{AdminCreateUser, AdminSetUserActive, admin_list_users};
 use crate::accounts::strings::{ACCOUNTS, error_text};
@@ -30,6 +33,7 @@ pub struct AdminText {
     pub subject: &'static str,
     pub outcome: &'static str,
     pub older: &'static str,
+    pub nav_label: &'static str,
 }
 
 pub static ADMIN: Translations<AdminText> = Translations {
@@ -51,6 +55,7 @@ pub static ADMIN: Translations<AdminText> = Translations {
         subject: "On",
         outcome: "Outcome",
         older: "Older entries",
+        nav_label: "Administration",
     },
     sw: AdminText {
         users_title: "Watumiaji",
@@ -70,6 +75,7 @@ pub static ADMIN: Translations<AdminText> = Translations {
         subject: "Juu ya",
         outcome: "Matokeo",
         older: "Za zamani zaidi",
+        nav_label: "Usimamizi",
     },
 };
 
@@ -123,6 +129,24 @@ pub async fn admin_audit_log(before_seq: Option<i64>) -> Result<Vec<AuditRow>, A
         .collect())
 }
 
+/// The links between the admin pages, at the top of each.
+#[component]
+pub fn AdminNav() -> impl IntoView {
+    let t = use_strings(&ADMIN);
+    let cases = use_strings(&crate::dashboard::strings::DASHBOARD);
+    let emails = use_strings(&emails::EMAILS_TEXT);
+    let payments = use_strings(&crate::payments::strings::PAYMENTS);
+    view! {
+        <nav class="admin-nav" aria-label=move || t().nav_label>
+            <a href="/admin/users">{move || t().users_title}</a>
+            <a href="/admin/audit">{move || t().audit_title}</a>
+            <a href="/admin/cases" data-testid="nav-cases">{move || cases().oversight_title}</a>
+            <a href="/admin/emails" data-testid="nav-emails">{move || emails().title}</a>
+            <a href="/admin/payments" data-testid="nav-payments">{move || payments().admin_title}</a>
+        </nav>
+    }
+}
+
 fn when(ms: i64) -> String {
     let (y, m, d) = crate::accounts::validate::civil_date(ms);
     let secs = ms.div_euclid(1000).rem_euclid(86_400);
@@ -138,8 +162,6 @@ fn when(ms: i64) -> String {
 pub fn UsersPage() -> impl IntoView {
     let t = use_strings(&ADMIN);
     let a = use_strings(&ACCOUNTS);
-    let cases = use_strings(&crate::dashboard::strings::DASHBOARD);
-    let payments = use_strings(&crate::payments::strings::PAYMENTS);
     let locale = use_locale();
     let set_active = ServerAction::<AdminSetUserActive>::new();
     let create = ServerAction::<AdminCreateUser>::new();
@@ -167,6 +189,7 @@ pub fn UsersPage() -> impl IntoView {
         <Title text=move || t().users_title />
         <section class="admin-page">
             <h1>{move || t().users_title}</h1>
+            <AdminNav />
             <section class="card" aria-labelledby="create-heading">
                 <h2 id="create-heading">{move || t().create_heading}</h2>
                 <form
@@ -245,13 +268,6 @@ pub fn UsersPage() -> impl IntoView {
                     </tbody>
                 </table>
             </Suspense>
-            <p>
-                <a href="/admin/audit">{move || t().audit_title}</a>
-                " · "
-                <a href="/admin/cases" data-testid="nav-cases">{move || cases().oversight_title}</a>
-                " · "
-                <a href="/admin/payments" data-testid="nav-payments">{move || payments().admin_title}</a>
-            </p>
         </section>
     }
 }
@@ -265,7 +281,7 @@ pub fn AuditPage() -> impl IntoView {
         <Title text=move || t().audit_title />
         <section class="admin-page">
             <h1>{move || t().audit_title}</h1>
-            <p><a href="/admin/users">{move || t().users_title}</a></p>
+            <AdminNav />
             <Suspense fallback=|| ()>
                 <table class="data-table" data-testid="audit-table">
                     <thead>

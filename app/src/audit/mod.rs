@@ -121,6 +121,8 @@ pub enum AuditAction {
     PaymentSettled,
     PaymentCallbackRejected,
     PaymentsExported,
+    EmailResent,
+    EmailRead,
 }
 
 impl AuditAction {
@@ -174,6 +176,8 @@ impl AuditAction {
         AuditAction::PaymentSettled,
         AuditAction::PaymentCallbackRejected,
         AuditAction::PaymentsExported,
+        AuditAction::EmailResent,
+        AuditAction::EmailRead,
     ];
 
     /// The stored code. Never change one: stored hashes cover it.
@@ -227,6 +231,8 @@ impl AuditAction {
             AuditAction::PaymentSettled => "payment_settled",
             AuditAction::PaymentCallbackRejected => "payment_callback_rejected",
             AuditAction::PaymentsExported => "payments_exported",
+            AuditAction::EmailResent => "email_resent",
+            AuditAction::EmailRead => "email_read",
         }
     }
 

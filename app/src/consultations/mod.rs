@@ -4,7 +4,7 @@
 //! sees. Both sides see every change live through `crate::events`.
 //!
 //! Shared with the browser: [`types`], [`validate`], the pages and the server functions'
-//! signatures. Server only: [`service`].
+//! signatures. Server only: [`service`], and `emails`, the patient's emails it queues.
 
 pub mod api;
 pub mod pages;
@@ -14,6 +14,8 @@ pub mod validate;
 
 #[cfg(feature = "ssr")]
 pub mod care;
+#[cfg(feature = "ssr")]
+mod emails;
 #[cfg(feature = "ssr")]
 pub mod http;
 #[cfg(feature = "ssr")]

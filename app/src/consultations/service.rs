@@ -6,8 +6,10 @@
 //! queue's summary lines and the cases claimed by them; anything else is [`ConsultError::
 //! NotFound`], so nobody learns that someone else's case exists. Every read and write of a
 //! consultation is audited in the transaction that does it, and every change writes a live
-//! event there too (after the audit entry: see `events::hub`). Nothing here logs content.
+//! event there too (after the audit entry: see `events::hub`), as it does the patient's email
+//! (claimed, doctor replied, closed: see `emails`). Nothing here logs content.
 
+use super::emails::{self, Announce};
 use super::types::{
     Author, CaseDetail, Closing, ConsultationDetail, ConsultationSummary, QueueItem, Status,
     ThreadMessage, TranscriptLine,
@@ -580,8 +582,13 @@ pub async fn post_message(
         ),
     )
     .await?;
+    let emailed = author == Author::Doctor
+        && emails::queue(&mut tx, state, Announce::DoctorReplied, id, &who.patient_id).await?;
     tx.commit().await?;
     state.events.wake();
+    if emailed {
+        state.mailer.wake();
+    }
     Ok(message_id)
 }
 
@@ -662,8 +669,12 @@ pub async fn claim(state: &AppState, doctor: &AuthUser, id: &str) -> Result<(), 
     );
     claimed.to_doctors = true;
     publish_in(&mut tx, &claimed).await?;
+    let emailed = emails::queue(&mut tx, state, Announce::Claimed, id, &who.patient_id).await?;
     tx.commit().await?;
     state.events.wake();
+    if emailed {
+        state.mailer.wake();
+    }
     Ok(())
 }
 
@@ -747,8 +758,12 @@ pub async fn close(
     );
     closed.to_doctors = true;
     publish_in(&mut tx, &closed).await?;
+    let emailed = emails::queue(&mut tx, state, Announce::Closed, id, &who.patient_id).await?;
     tx.commit().await?;
     state.events.wake();
+    if emailed {
+        state.mailer.wake();
+    }
     Ok(())
 }
 

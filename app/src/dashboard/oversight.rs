@@ -18,6 +18,7 @@ pub fn OversightPage() -> impl IntoView {
         <Title text=move || t().oversight_title />
         <section class="admin-page">
             <h1>{move || t().oversight_title}</h1>
+            <crate::admin::AdminNav />
             <SignedIn>
                 <HeldCases />
                 <BreakGlassLog />

@@ -1,5 +1,6 @@
 //! Messages Tabibu sends to people outside the app: which emails exist, what they say in
-//! English and Swahili, and (in [`outbox`]) how they are queued and handed to a provider.
+//! English and Swahili, how they are queued ([`outbox`]), and how they leave the server
+//! ([`providers`]: `log`, SendGrid, SMTP; [`delivery`]: the pass a worker runs).
 //!
 //! Emails carry no medical content, ever: no symptom, triage level, diagnosis, document or
 //! doctor's words. Email crosses servers Tabibu does not control; an email says that
@@ -9,7 +10,10 @@
 //! fixed per template and language (no parameter can reach a header). This module must never
 //! log an address or a parameter; its errors name the parameter, never its value.
 
+pub mod config;
+pub mod delivery;
 pub mod outbox;
+pub mod providers;
 
 use crate::i18n::{Locale, Translations};
 use serde_json::Value;
@@ -18,6 +22,8 @@ use serde_json::Value;
 const MAX_LINK: usize = 2_048;
 /// Longest name used in a greeting; longer ones are cut, not refused.
 const MAX_NAME: usize = 100;
+/// Longest M-Pesa receipt number accepted (they are 10 characters today).
+const MAX_RECEIPT: usize = 20;
 
 /// An email Tabibu can send. Stored as [`EmailTemplate::code`]; later features add theirs
 /// here (a variant, its code, its strings and a match arm in [`render`]).
@@ -25,13 +31,24 @@ const MAX_NAME: usize = 100;
 /// Parameters (JSON object):
 /// - every template: `link` (required, `http(s)://…`), `name` (optional, for the greeting);
 /// - `PasswordReset`: `expires_minutes` (required, a whole number);
-/// - `MfaChanged`: `enabled` (required, `true` when two-step sign-in was turned on).
+/// - `MfaChanged`: `enabled` (required, `true` when two-step sign-in was turned on);
+/// - `PaymentReceived`: `amount_kes` (required, whole shillings) and `receipt` (optional, the
+///   M-Pesa receipt number: letters and digits only).
+///
+/// The consultation templates (`ConsultationClaimed`, `DoctorReplied`, `ConsultationClosed`)
+/// take the link to the consultation's page and nothing else: not the doctor's name, not a
+/// word of the thread, not the urgency. Whatever else a caller puts in the parameters is
+/// never rendered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EmailTemplate {
     Welcome,
     PasswordReset,
     PasswordChanged,
     MfaChanged,
+    PaymentReceived,
+    ConsultationClaimed,
+    DoctorReplied,
+    ConsultationClosed,
 }
 
 impl EmailTemplate {
@@ -40,6 +57,10 @@ impl EmailTemplate {
         EmailTemplate::PasswordReset,
         EmailTemplate::PasswordChanged,
         EmailTemplate::MfaChanged,
+        EmailTemplate::PaymentReceived,
+        EmailTemplate::ConsultationClaimed,
+        EmailTemplate::DoctorReplied,
+        EmailTemplate::ConsultationClosed,
     ];
 
     pub fn code(self) -> &'static str {
@@ -48,6 +69,10 @@ impl EmailTemplate {
             EmailTemplate::PasswordReset => "password_reset",
             EmailTemplate::PasswordChanged => "password_changed",
             EmailTemplate::MfaChanged => "mfa_changed",
+            EmailTemplate::PaymentReceived => "payment_received",
+            EmailTemplate::ConsultationClaimed => "consultation_claimed",
+            EmailTemplate::DoctorReplied => "doctor_replied",
+            EmailTemplate::ConsultationClosed => "consultation_closed",
         }
     }
 
@@ -110,6 +135,19 @@ pub struct EmailText {
     pub mfa_off_subject: &'static str,
     pub mfa_off_lines: &'static [&'static str],
     pub mfa_button: &'static str,
+    pub payment_subject: &'static str,
+    /// `{amount_kes}` is replaced by the amount; a line with `{receipt}` is left out when
+    /// there is no receipt number.
+    pub payment_lines: &'static [&'static str],
+    pub claimed_subject: &'static str,
+    pub claimed_lines: &'static [&'static str],
+    pub replied_subject: &'static str,
+    pub replied_lines: &'static [&'static str],
+    pub replied_button: &'static str,
+    pub closed_subject: &'static str,
+    pub closed_lines: &'static [&'static str],
+    /// The button of every consultation email.
+    pub consultation_button: &'static str,
 }
 
 pub static EMAILS: Translations<EmailText> = Translations {
@@ -156,6 +194,33 @@ pub static EMAILS: Translations<EmailText> = Translations {
              your password.",
         ],
         mfa_button: "Open account settings",
+        payment_subject: "Payment received",
+        payment_lines: &[
+            "Thank you: we have received your payment of KES {amount_kes}.",
+            "M-Pesa receipt: {receipt}",
+            "Your consultation is now in the doctors' queue. We will email you when a doctor \
+             takes it up.",
+        ],
+        claimed_subject: "A doctor has taken up your consultation",
+        claimed_lines: &[
+            "A doctor has taken up your consultation and will write to you in Tabibu.",
+            "For your privacy this email says nothing more: sign in with the link below to \
+             follow your consultation.",
+        ],
+        replied_subject: "You have a new message from your doctor",
+        replied_lines: &[
+            "Your doctor has written to you in Tabibu.",
+            "For your privacy the message is not in this email: sign in with the link below \
+             to read it and to reply.",
+        ],
+        replied_button: "Read the message",
+        closed_subject: "Your consultation has been closed",
+        closed_lines: &[
+            "Your doctor has closed your consultation. The doctor's conclusion is waiting for \
+             you in Tabibu.",
+            "If you need more help later, you can ask a doctor again at any time.",
+        ],
+        consultation_button: "Open my consultation",
     },
     sw: EmailText {
         greeting_named: "Habari {name},",
@@ -200,6 +265,33 @@ pub static EMAILS: Translations<EmailText> = Translations {
              na ubadilishe nenosiri lako.",
         ],
         mfa_button: "Fungua mipangilio ya akaunti",
+        payment_subject: "Malipo yamepokelewa",
+        payment_lines: &[
+            "Asante: tumepokea malipo yako ya KES {amount_kes}.",
+            "Risiti ya M-Pesa: {receipt}",
+            "Shauriano lako sasa liko kwenye foleni ya madaktari. Tutakutumia barua pepe \
+             daktari atakapolichukua.",
+        ],
+        claimed_subject: "Daktari amechukua shauriano lako",
+        claimed_lines: &[
+            "Daktari amechukua shauriano lako na atakuandikia kupitia Tabibu.",
+            "Kwa ajili ya faragha yako barua pepe hii haisemi zaidi: ingia kupitia kiungo \
+             kilicho hapa chini ili kufuatilia shauriano lako.",
+        ],
+        replied_subject: "Una ujumbe mpya kutoka kwa daktari wako",
+        replied_lines: &[
+            "Daktari wako amekuandikia kupitia Tabibu.",
+            "Kwa ajili ya faragha yako ujumbe huo haumo kwenye barua pepe hii: ingia kupitia \
+             kiungo kilicho hapa chini ili kuusoma na kujibu.",
+        ],
+        replied_button: "Soma ujumbe",
+        closed_subject: "Shauriano lako limefungwa",
+        closed_lines: &[
+            "Daktari wako amefunga shauriano lako. Hitimisho la daktari linakusubiri kwenye \
+             Tabibu.",
+            "Ukihitaji msaada zaidi baadaye, unaweza kumuuliza daktari tena wakati wowote.",
+        ],
+        consultation_button: "Fungua shauriano langu",
     },
 };
 
@@ -214,7 +306,7 @@ pub fn render(
     let link = link_param(params.get("link"))?;
     let name = name_param(params.get("name"))?;
     let mut values: Vec<(&str, String)> = Vec::new();
-    let (subject, lines, button) = match template {
+    let (subject, lines, button): (&str, &[&str], &str) = match template {
         EmailTemplate::Welcome => (t.welcome_subject, t.welcome_lines, t.welcome_button),
         EmailTemplate::PasswordReset => {
             let minutes = minutes_param(params.get("expires_minutes"))?;
@@ -228,7 +320,28 @@ pub fn render(
             Some(_) => return Err(RenderError::InvalidParam("enabled")),
             None => return Err(RenderError::MissingParam("enabled")),
         },
+        EmailTemplate::PaymentReceived => {
+            let amount = whole_number_param("amount_kes", params.get("amount_kes"))?;
+            values.push(("amount_kes", group_thousands(amount)));
+            if let Some(receipt) = receipt_param(params.get("receipt"))? {
+                values.push(("receipt", receipt));
+            }
+            (t.payment_subject, t.payment_lines, t.consultation_button)
+        }
+        EmailTemplate::ConsultationClaimed => {
+            (t.claimed_subject, t.claimed_lines, t.consultation_button)
+        }
+        EmailTemplate::DoctorReplied => (t.replied_subject, t.replied_lines, t.replied_button),
+        EmailTemplate::ConsultationClosed => {
+            (t.closed_subject, t.closed_lines, t.consultation_button)
+        }
     };
+    // A line that names a parameter nobody gave (the optional receipt) is left out whole.
+    let lines: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|line| !names_missing_value(line, &values))
+        .collect();
     let greeting = match &name {
         Some(name) => {
             values.push(("name", name.clone()));
@@ -239,7 +352,7 @@ pub fn render(
 
     let mut text = String::new();
     text.push_str(&fill(greeting, &values, Escape::None));
-    for line in lines {
+    for line in &lines {
         text.push_str("\n\n");
         text.push_str(&fill(line, &values, Escape::None));
     }
@@ -261,7 +374,7 @@ pub fn render(
         title = escape_html(subject),
         greeting = fill(greeting, &values, Escape::Html),
     );
-    for line in lines {
+    for line in &lines {
         html.push_str(&format!("<p>{}</p>\n", fill(line, &values, Escape::Html)));
     }
     html.push_str(&format!(
@@ -353,17 +466,68 @@ fn name_param(value: Option<&Value>) -> Result<Option<String>, RenderError> {
 }
 
 fn minutes_param(value: Option<&Value>) -> Result<u64, RenderError> {
+    whole_number_param("expires_minutes", value)
+}
+
+/// A whole number, given as a JSON number or as a string of digits.
+fn whole_number_param(name: &'static str, value: Option<&Value>) -> Result<u64, RenderError> {
     match value {
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .ok_or(RenderError::InvalidParam("expires_minutes")),
+        Some(Value::Number(n)) => n.as_u64().ok_or(RenderError::InvalidParam(name)),
         Some(Value::String(s)) => s
             .trim()
             .parse()
-            .map_err(|_| RenderError::InvalidParam("expires_minutes")),
-        Some(_) => Err(RenderError::InvalidParam("expires_minutes")),
-        None => Err(RenderError::MissingParam("expires_minutes")),
+            .map_err(|_| RenderError::InvalidParam(name)),
+        Some(_) => Err(RenderError::InvalidParam(name)),
+        None => Err(RenderError::MissingParam(name)),
     }
+}
+
+/// An M-Pesa receipt number (such as `SGR7ABC12X`): 1 to 20 ASCII letters and digits, shown in
+/// capitals. Absent, null or blank means none.
+fn receipt_param(value: Option<&Value>) -> Result<Option<String>, RenderError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => {
+            let receipt = s.trim();
+            if receipt.len() <= MAX_RECEIPT && receipt.chars().all(|c| c.is_ascii_alphanumeric()) {
+                Ok(Some(receipt.to_ascii_uppercase()))
+            } else {
+                Err(RenderError::InvalidParam("receipt"))
+            }
+        }
+        Some(_) => Err(RenderError::InvalidParam("receipt")),
+    }
+}
+
+/// `1500000` → `1,500,000`, as amounts are written in Kenya in both languages.
+fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Whether `line` has a `{key}` placeholder for which `values` holds nothing.
+fn names_missing_value(line: &str, values: &[(&str, String)]) -> bool {
+    let mut rest = line;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('}') else {
+            return false;
+        };
+        let key = &after[..end];
+        if key != "name" && !values.iter().any(|(k, _)| *k == key) {
+            return true;
+        }
+        rest = &after[end + 1..];
+    }
+    false
 }
 
 #[cfg(test)]
@@ -381,9 +545,21 @@ mod tests {
             EmailTemplate::MfaChanged => json!({
                 "name": "Amina", "link": "https://tabibu.example/account", "enabled": true
             }),
+            EmailTemplate::PaymentReceived => json!({
+                "name": "Amina",
+                "link": "https://tabibu.example/consultations/c1",
+                "amount_kes": 1500,
+                "receipt": "SGR7ABC12X"
+            }),
             _ => json!({ "name": "Amina", "link": "https://tabibu.example/account" }),
         }
     }
+
+    const CONSULTATION_TEMPLATES: [EmailTemplate; 3] = [
+        EmailTemplate::ConsultationClaimed,
+        EmailTemplate::DoctorReplied,
+        EmailTemplate::ConsultationClosed,
+    ];
 
     #[test]
     fn every_template_renders_in_both_languages_with_no_placeholder_left() {
@@ -392,7 +568,10 @@ mod tests {
             let sw = render(template, Locale::Sw, &params_for(template)).unwrap();
             for email in [&en, &sw] {
                 for part in [&email.subject, &email.text, &email.html] {
-                    assert!(!part.contains("{name}") && !part.contains("{expires_minutes}"));
+                    assert!(
+                        !part.contains('{') && !part.contains('}'),
+                        "{template:?}: a placeholder is left in {part}"
+                    );
                 }
                 assert!(email.text.contains("https://tabibu.example/"));
                 assert!(email.html.contains("href=\"https://tabibu.example/"));
@@ -423,19 +602,165 @@ mod tests {
         .chain(en.changed_lines.iter().copied())
         .chain(en.mfa_on_lines.iter().copied())
         .chain(en.mfa_off_lines.iter().copied())
+        .chain(en.payment_lines.iter().copied())
+        .chain(en.claimed_lines.iter().copied())
+        .chain(en.replied_lines.iter().copied())
+        .chain(en.closed_lines.iter().copied())
+        .chain([
+            en.payment_subject,
+            en.claimed_subject,
+            en.replied_subject,
+            en.closed_subject,
+            en.replied_button,
+            en.consultation_button,
+        ])
+        // Only the wording: a line such as "M-Pesa receipt: {receipt}" is compared without
+        // its placeholder.
+        .map(|s| s.split('{').next().unwrap_or_default().trim())
+        .filter(|s| s.len() > 4)
         .collect();
         assert_eq!(en.welcome_lines.len(), sw.welcome_lines.len());
         assert_eq!(en.reset_lines.len(), sw.reset_lines.len());
         assert_eq!(en.changed_lines.len(), sw.changed_lines.len());
+        assert_eq!(en.payment_lines.len(), sw.payment_lines.len());
+        assert_eq!(en.claimed_lines.len(), sw.claimed_lines.len());
+        assert_eq!(en.replied_lines.len(), sw.replied_lines.len());
+        assert_eq!(en.closed_lines.len(), sw.closed_lines.len());
         for &template in EmailTemplate::ALL {
             let email = render(template, Locale::Sw, &params_for(template)).unwrap();
             for sentence in &english {
                 assert!(
-                    !email.text.contains(sentence),
+                    !email.text.contains(sentence) && !email.subject.contains(sentence),
                     "{template:?} in Swahili contains English: {sentence}"
                 );
             }
         }
+    }
+
+    #[test]
+    fn consultation_emails_carry_a_link_and_nothing_medical() {
+        // A careless caller passes the case's content along: none of it may be rendered.
+        let params = json!({
+            "name": "Amina",
+            "link": "https://tabibu.example/consultations/c42",
+            "message": "Your blood pressure is 190/120, go to hospital",
+            "level": "emergency",
+            "symptom": "chest pain",
+            "doctor": "Dr Wanjiru",
+        });
+        for template in CONSULTATION_TEMPLATES {
+            for locale in Locale::ALL {
+                let email = render(template, locale, &params).unwrap();
+                for part in [&email.subject, &email.text, &email.html] {
+                    for secret in ["190/120", "mergency", "chest", "Wanjiru", "hospital"] {
+                        assert!(!part.contains(secret), "{template:?} {locale:?}: {secret}");
+                    }
+                }
+                assert!(
+                    email
+                        .text
+                        .contains("https://tabibu.example/consultations/c42")
+                );
+                assert!(
+                    email
+                        .html
+                        .contains("href=\"https://tabibu.example/consultations/c42\"")
+                );
+            }
+        }
+        let subjects: std::collections::HashSet<_> = CONSULTATION_TEMPLATES
+            .iter()
+            .map(|&t| render(t, Locale::En, &params).unwrap().subject)
+            .collect();
+        assert_eq!(
+            subjects.len(),
+            3,
+            "each consultation email says what happened"
+        );
+    }
+
+    #[test]
+    fn payment_received_shows_the_amount_and_the_receipt() {
+        let email = render(
+            EmailTemplate::PaymentReceived,
+            Locale::En,
+            &params_for(EmailTemplate::PaymentReceived),
+        )
+        .unwrap();
+        assert!(email.text.contains("KES 1,500."), "{}", email.text);
+        assert!(email.text.contains("M-Pesa receipt: SGR7ABC12X"));
+        assert!(email.html.contains("KES 1,500."));
+        let sw = render(
+            EmailTemplate::PaymentReceived,
+            Locale::Sw,
+            &json!({ "link": "https://x.example/c", "amount_kes": "2500000", "receipt": "sgr7abc12x" }),
+        )
+        .unwrap();
+        assert!(sw.text.contains("KES 2,500,000."));
+        assert!(sw.text.contains("Risiti ya M-Pesa: SGR7ABC12X"));
+    }
+
+    #[test]
+    fn payment_received_without_a_receipt_leaves_the_receipt_line_out() {
+        for receipt in [json!(null), json!(""), json!("  ")] {
+            let params =
+                json!({ "link": "https://x.example/c", "amount_kes": 300, "receipt": receipt });
+            let email = render(EmailTemplate::PaymentReceived, Locale::En, &params).unwrap();
+            assert!(!email.text.contains("receipt"), "{}", email.text);
+            assert!(email.text.contains("KES 300."));
+        }
+        let email = render(
+            EmailTemplate::PaymentReceived,
+            Locale::Sw,
+            &json!({ "link": "https://x.example/c", "amount_kes": 300 }),
+        )
+        .unwrap();
+        assert!(!email.text.contains("Risiti"));
+    }
+
+    #[test]
+    fn payment_received_refuses_a_bad_amount_or_receipt() {
+        let with = |amount: Value, receipt: Value| {
+            render(
+                EmailTemplate::PaymentReceived,
+                Locale::En,
+                &json!({ "link": "https://x.example/c", "amount_kes": amount, "receipt": receipt }),
+            )
+        };
+        for amount in [
+            json!(-5),
+            json!(12.5),
+            json!("12.50"),
+            json!("KES 12"),
+            json!(true),
+        ] {
+            assert_eq!(
+                with(amount.clone(), json!(null)),
+                Err(RenderError::InvalidParam("amount_kes")),
+                "{amount}"
+            );
+        }
+        for receipt in [
+            json!("SGR7 ABC"),
+            json!("<b>X</b>"),
+            json!("ABC\r\nBcc: x"),
+            json!("A".repeat(21)),
+            json!(12345),
+        ] {
+            assert_eq!(
+                with(json!(100), receipt.clone()),
+                Err(RenderError::InvalidParam("receipt")),
+                "{receipt}"
+            );
+        }
+        assert_eq!(
+            render(
+                EmailTemplate::PaymentReceived,
+                Locale::En,
+                &json!({ "link": "https://x.example/c" })
+            ),
+            Err(RenderError::MissingParam("amount_kes"))
+        );
     }
 
     #[test]

@@ -12,14 +12,20 @@
 //! `FOR UPDATE SKIP LOCKED` (many instances can poll at once), on SQLite in a single
 //! `UPDATE … RETURNING` (SQLite runs one writer at a time).
 //!
+//! Sending is [`super::delivery`]'s job: it claims a batch here, hands each email to the
+//! configured provider, and reports back with [`mark_sent`], [`mark_failed_after`] (a
+//! transient failure: SendGrid 429/5xx, an SMTP 4xx, a vanished server) or [`mark_dead`] (a
+//! permanent one: an SMTP 5xx, a request SendGrid refuses as malformed). Emails it claimed but
+//! had no time to send (shutdown, a lease about to run out) go back with [`release`], without
+//! counting as an attempt.
+//!
 //! # The `log` provider
 //!
-//! Until a real provider is configured, [`deliver_with_log_provider`] "delivers" by marking
-//! the email `sent` with provider `log` and keeping its parameters, so the admin reads the
-//! message in the outbox (via [`OutboxEntry::rendered`], which renders it again from the
-//! stored template, locale and parameters; rendering is deterministic). A real provider's
-//! [`mark_sent`] erases the parameters, which may hold a reset link or a name, as soon as the
-//! message is out.
+//! The default provider "delivers" by marking the email `sent` with provider `log` and
+//! keeping its parameters, so the admin reads the message in the outbox (via
+//! [`OutboxEntry::rendered`], which renders it again from the stored template, locale and
+//! parameters; rendering is deterministic). A real provider's [`mark_sent`] erases the
+//! parameters, which may hold a reset link or a name, as soon as the message is out.
 //!
 //! This module must never log an address or a parameter: only ids, template codes, counts.
 //! `last_error` is a short code chosen by the caller, never a provider's message.
@@ -142,6 +148,37 @@ pub async fn enqueue(conn: &mut AnyConnection, email: Email) -> Result<String, O
     .await?;
     tracing::debug!(email_id = %id, template = email.template.code(), "email queued");
     Ok(id)
+}
+
+/// Like [`enqueue`], but only when no email with the same `coalesce_key` is still waiting to
+/// go out (`pending` or `sending`): a burst of events then makes one email, not one each.
+/// Returns the new email's id, or `None` when an unsent one already covers it.
+///
+/// The check and the insert are two statements: two transactions doing this at once could
+/// both insert. Callers that need exactly one hold a lock that orders them first (the
+/// consultation service's transactions all start with the audit log's head lock).
+pub async fn enqueue_coalesced(
+    conn: &mut AnyConnection,
+    email: Email,
+    coalesce_key: &str,
+) -> Result<Option<String>, OutboxError> {
+    let waiting: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM email_outbox WHERE coalesce_key = $1 \
+         AND status IN ('pending', 'sending') LIMIT 1",
+    )
+    .bind(coalesce_key)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if waiting.is_some() {
+        return Ok(None);
+    }
+    let id = enqueue(conn, email).await?;
+    sqlx::query("UPDATE email_outbox SET coalesce_key = $1 WHERE id = $2")
+        .bind(coalesce_key)
+        .bind(&id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(Some(id))
 }
 
 /// An email leased to one worker for sending.
@@ -302,6 +339,20 @@ pub async fn mark_failed(
     error_code: &'static str,
     now: i64,
 ) -> Result<NextAttempt, OutboxError> {
+    mark_failed_after(db, id, worker_id, error_code, now, None).await
+}
+
+/// [`mark_failed`], with the earliest time the provider said it would accept the email again
+/// (SendGrid's `Retry-After`): the next attempt is at the later of that and the back-off, and
+/// never further away than the longest back-off.
+pub async fn mark_failed_after(
+    db: &Db,
+    id: &str,
+    worker_id: &str,
+    error_code: &'static str,
+    now: i64,
+    not_before: Option<i64>,
+) -> Result<NextAttempt, OutboxError> {
     let row = sqlx::query(
         "SELECT attempts FROM email_outbox WHERE id = $1 AND status = 'sending' AND locked_by = $2",
     )
@@ -320,7 +371,10 @@ pub async fn mark_failed(
             NextAttempt::NotLeased
         });
     }
-    let at = now + backoff_ms(attempts, rand::thread_rng().r#gen::<f64>());
+    let backoff = now + backoff_ms(attempts, rand::thread_rng().r#gen::<f64>());
+    let at = not_before.map_or(backoff, |earliest| {
+        backoff.max(earliest.min(now + BACKOFF_CAP_MS))
+    });
     let done = sqlx::query(
         "UPDATE email_outbox SET status = 'pending', next_attempt_at = $1, last_error = $2, \
          locked_by = NULL, locked_until = NULL \
@@ -361,6 +415,22 @@ pub async fn mark_dead(
     Ok(done.rows_affected() > 0)
 }
 
+/// Hands an email this worker claimed but did not try back to the queue, due at once and
+/// without counting the claim as an attempt (shutdown, or too little lease left to send it).
+/// Returns false when it was no longer leased to this worker.
+pub async fn release(db: &Db, id: &str, worker_id: &str) -> Result<bool, OutboxError> {
+    let done = sqlx::query(
+        "UPDATE email_outbox SET status = 'pending', attempts = attempts - 1, \
+         locked_by = NULL, locked_until = NULL \
+         WHERE id = $1 AND status = 'sending' AND locked_by = $2 AND attempts > 0",
+    )
+    .bind(id)
+    .bind(worker_id)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 /// The wait before the next attempt after `attempts` attempts: one minute doubling each time,
 /// capped at six hours, and then a random point between half of that and all of it
 /// (`jitter` in `0.0..=1.0`), so emails that failed together do not retry together.
@@ -377,18 +447,38 @@ pub fn backoff_ms(attempts: i32, jitter: f64) -> i64 {
 }
 
 /// Sends an admin's "resend": a dead (or sent) email goes back to `pending` with a fresh
-/// attempt budget. Returns whether it existed in a state that allows it.
+/// attempt budget. Returns whether it existed in a state that allows it: an email a real
+/// provider sent has had its parameters erased and cannot be rendered again.
 pub async fn requeue(db: &Db, id: &str, now: i64) -> Result<bool, OutboxError> {
+    let mut conn = db.pool().acquire().await?;
+    requeue_in(&mut conn, id, now).await
+}
+
+/// [`requeue`] inside the caller's transaction (to audit the resend in the same one). A
+/// resent email no longer stands in for later events of its kind (its coalescing key goes).
+pub async fn requeue_in(conn: &mut AnyConnection, id: &str, now: i64) -> Result<bool, OutboxError> {
     let done = sqlx::query(
         "UPDATE email_outbox SET status = 'pending', attempts = 0, next_attempt_at = $1, \
-         last_error = NULL, locked_by = NULL, locked_until = NULL \
+         last_error = NULL, locked_by = NULL, locked_until = NULL, coalesce_key = NULL \
          WHERE id = $2 AND status IN ('dead', 'sent') AND params_json <> '{}'",
     )
     .bind(now)
     .bind(id)
-    .execute(db.pool())
+    .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() > 0)
+}
+
+/// An address as the admin page shows it: the first character of the mailbox, then `•••`,
+/// then the domain (`a•••@example.com`). Enough to tell emails apart, not to write to anyone.
+pub fn mask_address(address: &str) -> String {
+    match address.trim().rsplit_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}•••@{domain}")
+        }
+        None => "•••".to_owned(),
+    }
 }
 
 /// What the `log` provider did in one pass.
@@ -398,7 +488,8 @@ pub struct DeliveryReport {
     pub dead: usize,
 }
 
-/// One pass of the default `log` provider: claims due emails and marks them `sent` with
+/// One pass of the default `log` provider (the same pass the worker runs, see
+/// [`super::delivery::Mailer::deliver_due`]): claims due emails and marks them `sent` with
 /// provider `log`, keeping them readable for the admin. An email that no longer renders is
 /// marked `dead` (`render_failed`). Logs ids and template codes only.
 pub async fn deliver_with_log_provider(
@@ -406,24 +497,13 @@ pub async fn deliver_with_log_provider(
     worker_id: &str,
     limit: u32,
 ) -> Result<DeliveryReport, OutboxError> {
-    let now = now_ms();
-    let mut report = DeliveryReport::default();
-    for email in claim_batch(db, worker_id, now, limit).await? {
-        if email.render().is_err() {
-            mark_dead(db, &email.id, worker_id, "render_failed").await?;
-            report.dead += 1;
-            continue;
-        }
-        if mark_sent(db, &email.id, worker_id, LOG_PROVIDER, now).await? {
-            tracing::info!(
-                email_id = %email.id,
-                template = email.template.code(),
-                "email kept in the outbox for the admin (log provider)"
-            );
-            report.kept += 1;
-        }
-    }
-    Ok(report)
+    let report = super::delivery::Mailer::log()
+        .deliver_due(db, worker_id, now_ms(), limit)
+        .await?;
+    Ok(DeliveryReport {
+        kept: report.sent,
+        dead: report.dead,
+    })
 }
 
 /// An outbox row as the admin page (and tests) see it.
@@ -580,6 +660,14 @@ mod tests {
         };
         let shown = format!("{email:?}");
         assert!(!shown.contains("amina") && !shown.contains("Amina") && !shown.contains("secret"));
+    }
+
+    #[test]
+    fn a_masked_address_keeps_one_letter_and_the_domain() {
+        assert_eq!(mask_address("amina@example.com"), "a•••@example.com");
+        assert_eq!(mask_address(" Ünal@mfano.co.ke "), "Ü•••@mfano.co.ke");
+        assert_eq!(mask_address("no-at-sign"), "•••");
+        assert!(!mask_address("amina@example.com").contains("amina"));
     }
 
     #[test]

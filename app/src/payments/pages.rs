@@ -182,6 +182,7 @@ pub fn PaymentsPage() -> impl IntoView {
         <Title text=move || t().admin_title />
         <section class="admin-page">
             <h1>{move || t().admin_title}</h1>
+            <crate::admin::AdminNav />
             <p>{move || t().admin_intro}</p>
             <form class="inline-form" on:submit=submit data-testid="payments-filter">
                 <label for="payments-state">{move || t().filter_label}</label>

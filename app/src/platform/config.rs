@@ -113,6 +113,8 @@ pub struct Config {
     /// Consultation fees and M-Pesa (`TABIBU_CONSULTATION_FEE_KES`, `TABIBU_PAYMENTS_PROVIDER`,
     /// `TABIBU_MPESA_*`).
     pub payments: crate::payments::config::PaymentsConfig,
+    /// How emails leave the server (`TABIBU_EMAIL_*`, `TABIBU_SENDGRID_*`, `TABIBU_SMTP_*`).
+    pub email: crate::notifications::config::EmailConfig,
 }
 
 impl Config {
@@ -365,6 +367,11 @@ impl Config {
                 |name| lookup(name),
                 env == Environment::Production,
             )?,
+            email: crate::notifications::config::EmailConfig::from_lookup(|name| lookup(name))
+                .map_err(|e| ConfigError {
+                    variable: e.variable,
+                    problem: e.problem,
+                })?,
         })
     }
 
@@ -415,7 +422,7 @@ impl Config {
 
     /// A human summary for `tabibu check-config`; secrets appear as `[redacted]`.
     pub fn summary(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut summary = vec![
             ("TABIBU_ENV", format!("{:?}", self.env).to_lowercase()),
             ("DATABASE_URL", self.database_url_redacted()),
             (
@@ -458,7 +465,48 @@ impl Config {
                 "TABIBU_MPESA_CALLBACK_URL",
                 self.payments.callback_url(&self.public_url),
             ),
-        ]
+        ];
+        summary.extend(self.email_summary());
+        summary
+    }
+
+    /// The email settings for [`Config::summary`]: the provider, the sender and where mail
+    /// goes; the SendGrid key and the SMTP username and password never.
+    fn email_summary(&self) -> Vec<(&'static str, String)> {
+        use crate::notifications::config::ProviderConfig;
+        let email = &self.email;
+        let from = match &email.from.name {
+            Some(name) => format!("{name} <{}>", email.from.address),
+            None => email.from.address.clone(),
+        };
+        let mut lines = vec![
+            ("TABIBU_EMAIL_PROVIDER", email.provider.name().to_owned()),
+            ("TABIBU_EMAIL_FROM", from),
+            (
+                "TABIBU_EMAIL_TIMEOUT_SECS",
+                email.timeout.as_secs().to_string(),
+            ),
+        ];
+        match &email.provider {
+            ProviderConfig::Log => {}
+            ProviderConfig::SendGrid(sendgrid) => {
+                lines.push(("TABIBU_SENDGRID_API_KEY", "[redacted]".to_owned()));
+                lines.push(("TABIBU_SENDGRID_BASE_URL", sendgrid.base_url.clone()));
+            }
+            ProviderConfig::Smtp(smtp) => {
+                lines.push(("TABIBU_SMTP_HOST", smtp.host.clone()));
+                lines.push(("TABIBU_SMTP_PORT", smtp.port.to_string()));
+                lines.push(("TABIBU_SMTP_TLS", smtp.tls.name().to_owned()));
+                if smtp.credentials.is_some() {
+                    lines.push(("TABIBU_SMTP_USERNAME", "[redacted]".to_owned()));
+                    lines.push(("TABIBU_SMTP_PASSWORD", "[redacted]".to_owned()));
+                }
+                if let Some(ca) = &smtp.ca_file {
+                    lines.push(("TABIBU_SMTP_CA_FILE", ca.display().to_string()));
+                }
+            }
+        }
+        lines
     }
 }
 
@@ -689,6 +737,7 @@ mod tests {
             ("TABIBU_SESSION_IDLE_MINUTES", "0"),
             ("TABIBU_MAX_UPLOAD_MB", "0"),
             ("TABIBU_MAX_UPLOAD_MB", "20MB"),
+            ("TABIBU_EMAIL_PROVIDER", "pigeon"),
         ] {
             let err = config_from(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var);
@@ -708,5 +757,32 @@ mod tests {
         assert!(!format!("{:?}", config.summary()).contains("s3cret"));
         let err = config_from(&[("DATABASE_URL", "mysql://root:s3cret@db/x")]).unwrap_err();
         assert!(!err.to_string().contains("s3cret"));
+    }
+
+    #[test]
+    fn email_secrets_are_never_shown() {
+        let config = config_from(&[
+            ("TABIBU_EMAIL_PROVIDER", "smtp"),
+            ("TABIBU_EMAIL_FROM", "Kliniki <no-reply@clinic.example>"),
+            ("TABIBU_SMTP_HOST", "smtp.clinic.example"),
+            ("TABIBU_SMTP_USERNAME", "relay-user"),
+            ("TABIBU_SMTP_PASSWORD", "s3cret-pass"),
+        ])
+        .unwrap();
+        let summary = format!("{:?}", config.summary());
+        assert!(summary.contains("smtp.clinic.example"), "{summary}");
+        for shown in [summary, format!("{config:?}")] {
+            assert!(
+                !shown.contains("s3cret") && !shown.contains("relay-user"),
+                "{shown}"
+            );
+        }
+        let config = config_from(&[
+            ("TABIBU_EMAIL_PROVIDER", "sendgrid"),
+            ("TABIBU_EMAIL_FROM", "no-reply@clinic.example"),
+            ("TABIBU_SENDGRID_API_KEY", "SG.s3cret"),
+        ])
+        .unwrap();
+        assert!(!format!("{:?} {config:?}", config.summary()).contains("s3cret"));
     }
 }

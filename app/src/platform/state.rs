@@ -30,6 +30,9 @@ pub struct AppState {
     pub metrics: Arc<super::metrics::Metrics>,
     /// M-Pesa: the Daraja client (or the simulator) and the payment settings.
     pub payments: Arc<crate::payments::service::Payments>,
+    /// The email provider and the wake-up of this process's outbox worker: call
+    /// `mailer.wake()` after committing a transaction that queued an email.
+    pub mailer: Arc<crate::notifications::delivery::Mailer>,
 }
 
 /// A configured model provider, shared by every request.
