@@ -226,6 +226,19 @@ async fn paid_flow(app: TestApp) {
         .await,
         1
     );
+    // One "payment received" email, with a link and the receipt, nothing medical.
+    let emails: Vec<String> = sqlx::query_scalar(
+        "SELECT params_json FROM email_outbox WHERE template = 'payment_received'",
+    )
+    .fetch_all(app.state.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(emails.len(), 1, "{emails:?}");
+    assert!(emails[0].contains(&receipt) && emails[0].contains(&format!("/consultations/{id}")));
+    assert!(
+        !emails[0].contains("cough"),
+        "no medical content in an email"
+    );
     // The payment is in the patient's timeline, linked to its consultation.
     let timeline = app.call("/api/records/timeline", &[], Some(&session)).await;
     assert_eq!(timeline.status, 200, "{}", timeline.text);
@@ -236,7 +249,7 @@ async fn paid_flow(app: TestApp) {
             .as_array()
             .unwrap()
             .iter()
-            .any(|item| item["kind"] == "Payment"
+            .any(|item| item["kind"] == "payment"
                 && item["detail"] == "paid"
                 && item["link"] == link.as_str()),
         "{}",
@@ -284,6 +297,16 @@ async fn ten_callbacks(app: TestApp) {
     assert_eq!(
         count(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM live_events WHERE kind = 'consultation_opened' AND to_doctors = 1 AND consultation_id = $1", &id).await,
         1
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM email_outbox WHERE template = $1",
+            "payment_received"
+        )
+        .await,
+        1,
+        "one email for ten callbacks"
     );
 }
 

@@ -411,11 +411,12 @@ pub async fn pay(
             .execute(&mut *tx)
             .await?;
             // M-Pesa may have answered the payer before it answered us.
-            apply_stored_callback(&mut tx, &accepted.checkout_request_id).await?;
+            apply_stored_callback(state, &mut tx, &accepted.checkout_request_id).await?;
         }
         Err(err) => {
             tracing::warn!(payment_id = %id, cause = %err, "STK push failed");
             settle(
+                state,
                 &mut tx,
                 &id,
                 PaymentState::Failed,
@@ -426,11 +427,13 @@ pub async fn pay(
             .await?;
             tx.commit().await?;
             state.events.wake();
+            state.mailer.wake();
             return Err(PayError::Provider(err));
         }
     }
     tx.commit().await?;
     state.events.wake();
+    state.mailer.wake();
     let mut conn = state.db.pool().acquire().await?;
     let row = payment_by(&mut conn, "id", &id)
         .await?
@@ -454,6 +457,7 @@ pub fn state_for_result(result_code: i64) -> PaymentState {
 /// success comes late) and does what follows in the same transaction: a paid consultation
 /// enters the queue. Returns false when the payment was settled already (nothing changed).
 async fn settle(
+    state: &AppState,
     conn: &mut AnyConnection,
     payment_id: &str,
     to: PaymentState,
@@ -514,6 +518,7 @@ async fn settle(
             opened.to_doctors = true;
             publish_in(conn, &opened).await?;
         }
+        receipt_email(state, conn, &row, patient_id).await?;
     }
     publish_in(
         conn,
@@ -527,9 +532,51 @@ async fn settle(
     Ok(true)
 }
 
+/// Queues the "payment received" email to the payer, with the change it announces: the
+/// amount, M-Pesa's receipt number when known, and a link to the consultation; nothing else.
+/// An address the outbox refuses is logged by id and skipped: the payment stands regardless.
+async fn receipt_email(
+    state: &AppState,
+    conn: &mut AnyConnection,
+    payment: &Row_,
+    patient_id: &str,
+) -> Result<(), PayError> {
+    use crate::notifications::outbox::{self, Email, OutboxError};
+    let Some(consultation_id) = &payment.consultation_id else {
+        return Ok(());
+    };
+    let row = sqlx::query("SELECT email, name, locale FROM users WHERE id = $1")
+        .bind(patient_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else {
+        return Ok(());
+    };
+    let email = Email {
+        template: crate::notifications::EmailTemplate::PaymentReceived,
+        locale: row.try_get("locale")?,
+        to: row.try_get("email")?,
+        params: serde_json::json!({
+            "name": row.try_get::<String, _>("name")?,
+            "link": format!("{}/consultations/{consultation_id}", state.config.public_url),
+            "amount_kes": payment.amount_kes,
+            "receipt": payment.receipt,
+        }),
+    };
+    match outbox::enqueue(conn, email).await {
+        Ok(_) => Ok(()),
+        Err(OutboxError::Db(err)) => Err(err.into()),
+        Err(err) => {
+            tracing::warn!(payment_id = %payment.id, cause = %err, "payment email not queued");
+            Ok(())
+        }
+    }
+}
+
 /// Applies the callback stored for `checkout_request_id`, if one arrived before its payment
 /// knew that id.
 async fn apply_stored_callback(
+    state: &AppState,
     conn: &mut AnyConnection,
     checkout_request_id: &str,
 ) -> Result<(), PayError> {
@@ -545,7 +592,7 @@ async fn apply_stored_callback(
     let Ok(envelope) = serde_json::from_str::<CallbackEnvelope>(&body) else {
         return Ok(());
     };
-    apply(conn, &envelope, now_ms()).await?;
+    apply(state, conn, &envelope, now_ms()).await?;
     Ok(())
 }
 
@@ -599,6 +646,7 @@ impl CallbackOutcome {
 
 /// Settles the payment `envelope` is about. Returns what happened.
 async fn apply(
+    state: &AppState,
     conn: &mut AnyConnection,
     envelope: &CallbackEnvelope,
     now: i64,
@@ -625,7 +673,7 @@ async fn apply(
     let receipt = (to == PaymentState::Paid)
         .then(|| callback.receipt())
         .flatten();
-    let changed = settle(conn, &payment.id, to, &code, receipt.as_deref(), now).await?;
+    let changed = settle(state, conn, &payment.id, to, &code, receipt.as_deref(), now).await?;
     if !changed {
         outcome = CallbackOutcome::Late;
     }
@@ -689,14 +737,14 @@ pub async fn receive_callback(state: &AppState, body: &[u8]) -> Result<CallbackO
         .fetch_optional(&mut *tx)
         .await?;
         match pending.and_then(|b| serde_json::from_str::<CallbackEnvelope>(&b).ok()) {
-            Some(first) => match apply(&mut tx, &first, now).await? {
+            Some(first) => match apply(state, &mut tx, &first, now).await? {
                 CallbackOutcome::Unknown => CallbackOutcome::Unknown,
                 _ => CallbackOutcome::Duplicate,
             },
             None => CallbackOutcome::Duplicate,
         }
     } else {
-        apply(&mut tx, &envelope, now).await?
+        apply(state, &mut tx, &envelope, now).await?
     };
     if outcome == CallbackOutcome::Unknown {
         audit::record_in(
@@ -708,6 +756,7 @@ pub async fn receive_callback(state: &AppState, body: &[u8]) -> Result<CallbackO
     }
     tx.commit().await?;
     state.events.wake();
+    state.mailer.wake();
     Ok(outcome)
 }
 
@@ -780,7 +829,7 @@ pub async fn reconcile(state: &AppState, now: i64) -> Result<ReconcileReport, Pa
         let mut tx = state.db.pool().begin().await?;
         // A status query confirms payment but carries no receipt number; a late callback
         // would not change a paid payment, so the receipt stays unknown.
-        if settle(&mut tx, &id, to, &code, None, now_ms()).await? {
+        if settle(state, &mut tx, &id, to, &code, None, now_ms()).await? {
             match to {
                 PaymentState::Paid => report.paid += 1,
                 PaymentState::Expired => report.expired += 1,
@@ -789,6 +838,7 @@ pub async fn reconcile(state: &AppState, now: i64) -> Result<ReconcileReport, Pa
         }
         tx.commit().await?;
         state.events.wake();
+        state.mailer.wake();
     }
     Ok(report)
 }
