@@ -5,7 +5,8 @@
 # first failure.
 #
 #   gates: rustfmt, clippy -D warnings (server build and browser build)
-#   tests: unit and integration tests on SQLite and PostgreSQL, then Playwright in Chromium
+#   tests: unit and integration tests on SQLite and PostgreSQL, testssl.sh against the HTTPS
+#          listener, then Playwright in Chromium
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 started=$SECONDS
@@ -43,6 +44,7 @@ cargo test -p tabibu-server -p tabibu-app -p tabibu-ai --features tabibu-app/ssr
 
 step "browser tests (Playwright in Debian's Chromium)"
 "$ROOT/deploy/build-site.sh"
+"$ROOT/deploy/dev/tls-check.sh"
 (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx playwright test)
 
 step "all tests passed in $((SECONDS - started)) s"

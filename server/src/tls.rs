@@ -115,6 +115,8 @@ impl CertStore {
             .with_no_client_auth()
             .with_cert_resolver(self.clone());
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        // Our order (rustls': the strongest suites first) wins over the client's.
+        config.ignore_client_order = true;
         Ok(Arc::new(config))
     }
 
