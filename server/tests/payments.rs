@@ -231,20 +231,21 @@ async fn paid_flow(app: TestApp) {
     assert_eq!(timeline.status, 200, "{}", timeline.text);
     let link = format!("/consultations/{id}");
     assert!(
-        timeline.json.as_array().unwrap().iter().any(|item| item["kind"] == "Payment"
-            && item["detail"] == "paid"
-            && item["link"] == link.as_str()),
+        timeline
+            .json
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|item| item["kind"] == "Payment"
+                && item["detail"] == "paid"
+                && item["link"] == link.as_str()),
         "{}",
         timeline.text
     );
     // Paying again is refused: it is paid.
     let again = pay(&app, &session, &id, PHONE, "pay-key-000002").await;
     assert_eq!(again.status, 409);
-    assert_eq!(
-        again.json["code"], "payment.already_paid",
-        "{}",
-        again.text
-    );
+    assert_eq!(again.json["code"], "payment.already_paid", "{}", again.text);
 }
 
 async fn ten_callbacks(app: TestApp) {
@@ -592,10 +593,7 @@ async fn daraja_failing_or_slow_charges_nothing_and_loses_nothing() {
     sim(&app).inject(Fault::ServerError);
     let reply = pay(&app, &session, &id, PHONE, "pay-key-err500").await;
     assert_eq!(reply.status, 409);
-    assert_eq!(
-        reply.json["code"],
-        "payment.provider_unavailable"
-    );
+    assert_eq!(reply.json["code"], "payment.provider_unavailable");
     assert_eq!(payment(&app, &id).await.0, "failed");
     assert_eq!(
         payment(&app, &id).await.1.as_deref(),
@@ -640,10 +638,7 @@ async fn daraja_unreachable_is_a_clear_refusal() {
     let id = request(&app, &session, "request-key-0013").await;
     let reply = pay(&app, &session, &id, PHONE, "pay-key-down01").await;
     assert_eq!(reply.status, 409, "{}", reply.text);
-    assert_eq!(
-        reply.json["code"],
-        "payment.provider_unavailable"
-    );
+    assert_eq!(reply.json["code"], "payment.provider_unavailable");
     assert_eq!(
         payment(&app, &id).await.1.as_deref(),
         Some("provider_unreachable")
@@ -942,7 +937,12 @@ async fn a_deleted_account_leaves_its_payments_without_the_phone_number() {
     let app = fee_app(Backend::Sqlite, &[]).await.unwrap();
     let session = patient(&app, "olive@example.com").await;
     let id = request(&app, &session, "request-key-0015").await;
-    assert_eq!(pay(&app, &session, &id, PHONE, "pay-key-000015").await.status, 200);
+    assert_eq!(
+        pay(&app, &session, &id, PHONE, "pay-key-000015")
+            .await
+            .status,
+        200
+    );
     assert_eq!(settled(&app, &id).await, "paid");
     let reply = app
         .call(
@@ -952,13 +952,18 @@ async fn a_deleted_account_leaves_its_payments_without_the_phone_number() {
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
-    let row = sqlx::query("SELECT state, amount_kes, receipt, phone, patient_id, consultation_id FROM payments")
-        .fetch_one(app.state.db.pool())
-        .await
-        .unwrap();
+    let row = sqlx::query(
+        "SELECT state, amount_kes, receipt, phone, patient_id, consultation_id FROM payments",
+    )
+    .fetch_one(app.state.db.pool())
+    .await
+    .unwrap();
     assert_eq!(row.get::<String, _>(0), "paid");
     assert_eq!(row.get::<i64, _>(1), 500);
-    assert!(row.get::<Option<String>, _>(2).is_some(), "the receipt stays");
+    assert!(
+        row.get::<Option<String>, _>(2).is_some(),
+        "the receipt stays"
+    );
     assert_eq!(row.get::<Option<String>, _>(3), None);
     assert_eq!(row.get::<Option<String>, _>(4), None);
     assert_eq!(row.get::<Option<String>, _>(5), None);
@@ -966,5 +971,8 @@ async fn a_deleted_account_leaves_its_payments_without_the_phone_number() {
         .fetch_all(app.state.db.pool())
         .await
         .unwrap();
-    assert!(bodies.iter().all(|b| !b.contains("254712345678")), "{bodies:?}");
+    assert!(
+        bodies.iter().all(|b| !b.contains("254712345678")),
+        "{bodies:?}"
+    );
 }

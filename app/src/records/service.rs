@@ -272,7 +272,10 @@ pub async fn timeline(
         items.push(TimelineItem {
             kind: TimelineKind::Payment,
             at_ms: row.try_get(2)?,
-            link: consultation.map_or_else(|| "/consultations".to_owned(), |id| format!("/consultations/{id}")),
+            link: consultation.map_or_else(
+                || "/consultations".to_owned(),
+                |id| format!("/consultations/{id}"),
+            ),
             detail: Some(row.try_get(1)?),
         });
     }
