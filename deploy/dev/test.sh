@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Runs every test Tabibu has, installing what they need first (the WASM target,
-# wasm-bindgen-cli at the Cargo.lock version, Debian's chromium, the npm packages of end2end/
-# without any browser download). Safe to run again. Exits non-zero on the first failure.
+# wasm-bindgen-cli at the Cargo.lock version, Debian's chromium, curl and shellcheck, the
+# PostgreSQL client tools, the npm packages of end2end/ without any browser download). Safe to run again. Exits non-zero on the first failure.
 #
-#   gates: rustfmt, clippy -D warnings (server build and browser build)
-#   tests: unit and integration tests on SQLite and PostgreSQL, then Playwright in Chromium
+#   gates: rustfmt, shellcheck on the deploy scripts, clippy -D warnings (server build and
+#          browser build)
+#   tests: unit and integration tests on SQLite and PostgreSQL, the deploy test
+#          (deploy/test-deploy.sh), then Playwright in Chromium
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 started=$SECONDS
 
 ensure_rust
 ensure_wasm_bindgen
-apt_install chromium ca-certificates
+apt_install chromium ca-certificates curl shellcheck
+# pg_dump and pg_restore for the backup tests; the server's own packages usually bring them.
+command -v pg_dump >/dev/null || apt_install postgresql-client
 ensure_postgres() {
   # These machines run PostgreSQL already; start the cluster if it is installed but stopped.
   if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then
@@ -29,6 +33,10 @@ fi
 step "rustfmt"
 cargo fmt --all --check
 
+step "shellcheck: the deploy scripts"
+shellcheck -x deploy/deploy.sh deploy/backup.sh deploy/restore.sh deploy/ops-lib.sh \
+  deploy/test-deploy.sh deploy/certbot-renew-hook.sh
+
 step "clippy: server build (ssr)"
 cargo clippy -p tabibu-server -p tabibu-app -p tabibu-ai --all-targets --features tabibu-app/ssr -- -D warnings
 
@@ -38,8 +46,13 @@ cargo clippy -p tabibu-frontend -p tabibu-app --target wasm32-unknown-unknown --
 step "unit and integration tests (SQLite and PostgreSQL)"
 cargo test -p tabibu-server -p tabibu-app -p tabibu-ai --features tabibu-app/ssr
 
-step "browser tests (Playwright in Debian's Chromium)"
+step "building the site and the server (debug)"
 "$ROOT/deploy/build-site.sh"
+
+step "deploy test (deploy.sh twice on a temporary prefix, a rollback)"
+bash "$ROOT/deploy/test-deploy.sh"
+
+step "browser tests (Playwright in Debian's Chromium)"
 (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx playwright test)
 
 step "all tests passed in $((SECONDS - started)) s"
