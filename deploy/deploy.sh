@@ -148,7 +148,7 @@ fi
 mkdir -p "$release.partial/deploy"
 install -m 755 "$binary" "$release.partial/tabibu"
 cp -R "$site" "$release.partial/site"
-install -m 755 "$HERE/backup.sh" "$HERE/restore.sh" "$release.partial/deploy/"
+install -m 755 "$HERE/backup.sh" "$HERE/restore.sh" "$HERE/tabibu-cli.sh" "$release.partial/deploy/"
 install -m 644 "$HERE/ops-lib.sh" "$release.partial/deploy/"
 install -m 644 "$ROOT/.env.example" "$release.partial/env.example"
 {

@@ -79,7 +79,7 @@ first="$(current)"
 [ "$(stat -c %a "$ENV_FILE")" = 600 ] || fail "the settings file is not mode 600"
 grep -qE '^TABIBU_DATA_KEY=[A-Za-z0-9+/]{43}=$' "$ENV_FILE" || fail "no generated data key"
 grep -q '^TABIBU_ENV=production$' "$ENV_FILE" || fail "the settings are not for production"
-printf '%s\n' "$password" | "$binary" --env-file "$ENV_FILE" admin create-user \
+printf '%s\n' "$password" | bash "$HERE/tabibu-cli.sh" --prefix "$prefix" admin create-user \
   --email patient@example.com --role patient >>"$log" 2>&1 || fail "could not create a user"
 sign_in || fail "the new user cannot sign in"
 pass "first deploy: release $first ready, settings private with a new data key"
