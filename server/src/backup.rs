@@ -434,10 +434,25 @@ pub async fn restore(
 
     let documents = config.documents_dir();
     let documents_hold_data = !document_files(&documents).await?.is_empty();
-    let database_holds = match engine {
-        Engine::Sqlite => sqlite_rows_held(&sqlite_path(config)?).await?,
-        Engine::Postgres => postgres_rows_held(config).await?,
+    let present = match engine {
+        Engine::Sqlite => sqlite_counts_at(&sqlite_path(config)?).await?,
+        Engine::Postgres => postgres_counts_at(config).await?,
     };
+    // pg_restore --clean drops only what the dump has: a table from a newer release would stay
+    // behind, beside a migration record that does not know it.
+    let unknown: Vec<&str> = present
+        .keys()
+        .filter(|t| !manifest.tables.contains_key(*t))
+        .map(String::as_str)
+        .collect();
+    if engine == Engine::Postgres && !unknown.is_empty() {
+        return Err(BackupError::Refused(format!(
+            "the database has tables the backup does not ({}), probably from a newer release; \
+             restore into an empty database (drop and create it first)",
+            unknown.join(", ")
+        )));
+    }
+    let database_holds = rows_held(&present);
     if (database_holds > 0 || documents_hold_data) && !options.force {
         return Err(BackupError::Refused(format!(
             "the target is not empty ({database_holds} rows in the database, documents folder \
@@ -477,23 +492,8 @@ pub async fn restore(
         moved_aside.push(aside);
     }
     let counts = match engine {
-        Engine::Sqlite => {
-            let mut conn = open_sqlite_read_only(&sqlite_path(config)?).await?;
-            let counts = sqlite_counts(&mut conn).await?;
-            let _ = conn.close().await;
-            counts
-        }
-        Engine::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(config.database_url.expose_secret())
-                .await
-                .map_err(db(format!(
-                    "connecting to {}",
-                    config.database_url_redacted()
-                )))?;
-            let counts = postgres_counts(&mut conn).await?;
-            let _ = conn.close().await;
-            counts
-        }
+        Engine::Sqlite => sqlite_counts_at(&sqlite_path(config)?).await?,
+        Engine::Postgres => postgres_counts_at(config).await?,
     };
     compare_counts(&manifest.tables, &counts).map_err(|problem| {
         BackupError::Corrupt(format!(
@@ -800,17 +800,18 @@ fn rows_held(counts: &BTreeMap<String, i64>) -> i64 {
         .sum()
 }
 
-async fn sqlite_rows_held(path: &Path) -> Result<i64, BackupError> {
+/// The row counts of the SQLite file at `path`; none when it does not exist yet.
+async fn sqlite_counts_at(path: &Path) -> Result<BTreeMap<String, i64>, BackupError> {
     if !path.exists() {
-        return Ok(0);
+        return Ok(BTreeMap::new());
     }
     let mut conn = open_sqlite_read_only(path).await?;
     let counts = sqlite_counts(&mut conn).await;
     let _ = conn.close().await;
-    Ok(rows_held(&counts?))
+    counts
 }
 
-async fn postgres_rows_held(config: &Config) -> Result<i64, BackupError> {
+async fn postgres_counts_at(config: &Config) -> Result<BTreeMap<String, i64>, BackupError> {
     let mut conn = sqlx::PgConnection::connect(config.database_url.expose_secret())
         .await
         .map_err(db(format!(
@@ -819,7 +820,7 @@ async fn postgres_rows_held(config: &Config) -> Result<i64, BackupError> {
         )))?;
     let counts = postgres_counts(&mut conn).await;
     let _ = conn.close().await;
-    Ok(rows_held(&counts?))
+    counts
 }
 
 async fn storage_keys_sqlite(

@@ -3,8 +3,9 @@
 //! restored, and every table's row count and every document file's checksum come back, the
 //! documents still open with the key, and the audit chain still holds. A restore refuses,
 //! changing nothing, when the target holds data (unless forced), when a server answers at
-//! the configured address, when a file of the backup was altered, and when the data key is
-//! another one; forced, it replaces the data and keeps what was there aside.
+//! the configured address, when a file of the backup was altered, when the data key is
+//! another one, and (PostgreSQL) when the database has tables the backup does not; forced, it
+//! replaces the data and keeps what was there aside.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -329,6 +330,17 @@ on_both_databases! {
         assert!(!out.status.success());
         assert!(text(&out).contains("data key"), "{}", text(&out));
         assert_eq!(snapshot(&target).await, before);
+
+        // PostgreSQL: a table from a newer release, which pg_restore would leave behind.
+        if target.backend() == support::Backend::Postgres {
+            let pool = target.state.db.pool();
+            sqlx::query("CREATE TABLE from_a_newer_release (id BIGINT)").execute(pool).await.unwrap();
+            let out = tabibu(&target, &["restore", "--force", dir_arg], &[]);
+            assert!(!out.status.success());
+            assert!(text(&out).contains("from_a_newer_release"), "{}", text(&out));
+            sqlx::query("DROP TABLE from_a_newer_release").execute(pool).await.unwrap();
+            assert_eq!(snapshot(&target).await, before);
+        }
 
         // An altered file: one byte of one document.
         let altered = backups.0.join("altered");
