@@ -10,6 +10,8 @@
 # that is there; it is backed up first and, for SQLite and the documents, also moved aside),
 # --allow-other-key (see `tabibu restore --help`), --binary PATH (default: the current
 # release's tabibu). With several instances on one PostgreSQL database, stop the others first.
+# The backup folder must be readable by the service user: after copying one in from elsewhere,
+# `chown -R tabibu: FOLDER`.
 #
 # If the restore itself is refused or fails, nothing was changed and the server is started
 # again on the data it had.

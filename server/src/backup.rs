@@ -178,7 +178,8 @@ pub struct BackupReport {
 /// How a restore may go about it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RestoreOptions {
-    /// Replace a database or documents folder that holds data (it is moved aside first).
+    /// Replace a database or documents folder that holds data: the SQLite file and the
+    /// documents folder are moved aside, PostgreSQL's tables are dropped by `pg_restore`.
     pub force: bool,
     /// Restore even though the configured data key is not the one in the manifest.
     pub allow_other_key: bool,
@@ -454,14 +455,20 @@ pub async fn restore(
     }
     let database_holds = rows_held(&present);
     if (database_holds > 0 || documents_hold_data) && !options.force {
+        let documents_state = if documents_hold_data {
+            "not empty"
+        } else {
+            "empty"
+        };
+        let replaced = match engine {
+            Engine::Sqlite => "the database file and the documents are moved aside, not deleted",
+            Engine::Postgres => {
+                "the documents are moved aside, the tables replaced: back them up first"
+            }
+        };
         return Err(BackupError::Refused(format!(
             "the target is not empty ({database_holds} rows in the database, documents folder \
-             {}); pass --force to replace it (what is there now is moved aside, not deleted)",
-            if documents_hold_data {
-                "not empty"
-            } else {
-                "empty"
-            }
+             {documents_state}); pass --force to replace it ({replaced})"
         )));
     }
 
@@ -485,7 +492,9 @@ pub async fn restore(
             return Err(err);
         }
     }
-    // The database is in place; the documents follow it.
+    // The database is in place; the documents follow it. Renames within one filesystem do not
+    // fail in practice; if this one did, its error names both folders, and the documents wait
+    // complete and checked in the staged folder.
     if let Some(aside) =
         swap_into_place(&staged_documents, &documents, documents_hold_data, &stamp).await?
     {
