@@ -97,6 +97,8 @@ exec_as_service() {
   load_env "$ENV_FILE"
   cd "$DATA_DIR" || exit 1
   export HOME="$DATA_DIR"
+  # What it creates (a database, a backup) is the service's alone, as under systemd's UMask.
+  umask 077
   if [ "$(id -un)" != "$SERVICE_USER" ]; then
     exec setpriv --reuid="$SERVICE_USER" --regid="$SERVICE_USER" --init-groups -- "$SERVICE_BIN" "$@"
   fi
@@ -171,7 +173,7 @@ server_start() {
   fi
   server_stop
   mkdir -p "$RUN_DIR" "$LOG_DIR"
-  [ "$(id -un)" = "$SERVICE_USER" ] || chown "$SERVICE_USER:" "$LOG_DIR"
+  [ -e "$LOG_FILE" ] || (umask 077 && : >"$LOG_FILE")
   # In the background, the subshell becomes the server itself, so $! is its pid.
   SERVICE_BIN="$CURRENT/tabibu" exec_as_service serve </dev/null >>"$LOG_FILE" 2>&1 &
   printf '%s\n' "$!" >"$PID_FILE"

@@ -35,7 +35,8 @@ cargo fmt --all --check
 
 step "shellcheck: the deploy scripts"
 shellcheck -x deploy/deploy.sh deploy/backup.sh deploy/restore.sh deploy/ops-lib.sh \
-  deploy/tabibu-cli.sh deploy/test-deploy.sh deploy/certbot-renew-hook.sh
+  deploy/tabibu-cli.sh deploy/certbot-renew-hook.sh \
+  deploy/test-deploy.sh deploy/test-deploy-chroot.sh
 
 step "clippy: server build (ssr)"
 cargo clippy -p tabibu-server -p tabibu-app -p tabibu-ai --all-targets --features tabibu-app/ssr -- -D warnings
