@@ -112,8 +112,10 @@ if [ -f "$ENV_FILE" ]; then
     || note "warning: it sets no TABIBU_DATA_KEY; production refuses to start without one"
 else
   [ -f "$ROOT/.env.example" ] || die "$ROOT/.env.example is missing"
+  # Every file written on the way holds the key at some point: none may be readable by others.
+  umask 077
   new="$CONF_DIR/.tabibu.env.new"
-  (umask 077 && cp "$ROOT/.env.example" "$new")
+  cp "$ROOT/.env.example" "$new"
   chmod 600 "$new"
   set_setting "$new" TABIBU_ENV production
   set_setting "$new" LEPTOS_SITE_ADDR "$listen"
@@ -127,6 +129,7 @@ else
   mv "$new" "$ENV_FILE"
   note "created $ENV_FILE (mode 600) with a new data key; set TABIBU_PUBLIC_URL in it"
   note "keep a copy of TABIBU_DATA_KEY apart from the backups: without it documents cannot be read"
+  umask 022
 fi
 # Whatever else changed, the file stays private.
 chmod 600 "$ENV_FILE"
