@@ -16,6 +16,10 @@ use tabibu_app::platform::{Config, Db, DbError};
     about = "Tabibu: medical triage and consultations"
 )]
 pub struct Cli {
+    /// Read settings from this file instead of `./.env` (the environment still wins). For
+    /// operators: `tabibu --env-file /etc/tabibu/tabibu.env backup DIR`.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub env_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -28,6 +32,28 @@ pub enum Command {
     Migrate,
     /// Check the configuration (and that the database answers) without starting the server.
     CheckConfig,
+    /// Back up the database and the document files into a new folder, with a manifest of
+    /// checksums and row counts. The server may keep running.
+    Backup {
+        /// The folder to create; it must not exist yet (or be empty).
+        dir: std::path::PathBuf,
+    },
+    /// Restore a backup made by `tabibu backup`. Stop the server (every instance) first.
+    Restore {
+        /// The backup folder (the one holding `MANIFEST`).
+        dir: std::path::PathBuf,
+        /// Replace a database or documents folder that holds data; what is there is moved
+        /// aside (SQLite file, documents folder) or dropped (PostgreSQL tables).
+        #[arg(long)]
+        force: bool,
+        /// Restore although the configured data key is not the one the backup was made with
+        /// (its documents and two-factor secrets will not open).
+        #[arg(long)]
+        allow_other_key: bool,
+        /// Only check the backup against its manifest; change nothing.
+        #[arg(long)]
+        check: bool,
+    },
     /// Account administration.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -88,6 +114,20 @@ pub async fn run(command: Command, config: Config) -> ExitCode {
         Command::Serve => serve(config).await.map_err(CliError::from),
         Command::Migrate => migrate(config).await.map_err(CliError::from),
         Command::CheckConfig => check_config(config).await.map_err(CliError::from),
+        Command::Backup { dir } => backup(config, &dir).await,
+        Command::Restore {
+            dir,
+            force,
+            allow_other_key,
+            check,
+        } => {
+            let options = crate::backup::RestoreOptions {
+                force,
+                allow_other_key,
+                check_only: check,
+            };
+            restore(config, &dir, options).await
+        }
         Command::Admin(AdminCommand::CreateUser { email, role, name }) => {
             create_user(config, &email, &role, name.as_deref()).await
         }
@@ -129,6 +169,8 @@ pub enum CliError {
     Startup(#[from] StartupError),
     #[error(transparent)]
     Triage(#[from] crate::triage_cli::TriageCliError),
+    #[error(transparent)]
+    Backup(#[from] crate::backup::BackupError),
     #[error("{0}")]
     Refused(String),
 }
@@ -206,6 +248,65 @@ async fn create_user(
             "could not create the user: {err}"
         ))),
     }
+}
+
+async fn backup(config: Config, dir: &std::path::Path) -> Result<(), CliError> {
+    let report = crate::backup::backup(&config, dir).await?;
+    let manifest = &report.manifest;
+    println!(
+        "backup written to {}: {} database, {} tables, {} rows, {} document files",
+        report.dir.display(),
+        manifest.engine.label(),
+        manifest.tables.len(),
+        manifest.total_rows(),
+        manifest.document_count()
+    );
+    if report.missing_files > 0 {
+        println!(
+            "note: {} document rows have no file in the backup (deleted while it ran)",
+            report.missing_files
+        );
+    }
+    println!(
+        "the data key (id {}) is not in the backup: keep it safe apart from it",
+        manifest.data_key_id
+    );
+    Ok(())
+}
+
+async fn restore(
+    config: Config,
+    dir: &std::path::Path,
+    options: crate::backup::RestoreOptions,
+) -> Result<(), CliError> {
+    let report = crate::backup::restore(&config, dir, options).await?;
+    let manifest = &report.manifest;
+    if !report.restored {
+        println!(
+            "backup intact: {} database made {} by tabibu {}, {} tables, {} rows, {} document \
+             files, every checksum matches",
+            manifest.engine.label(),
+            manifest.created_at,
+            manifest.tabibu_version,
+            manifest.tables.len(),
+            manifest.total_rows(),
+            manifest.document_count()
+        );
+        return Ok(());
+    }
+    println!(
+        "restored the backup made {}: {} tables, {} rows and {} document files; every row \
+         count matches the manifest",
+        manifest.created_at,
+        manifest.tables.len(),
+        manifest.total_rows(),
+        manifest.document_count()
+    );
+    for path in &report.moved_aside {
+        println!("what was there before is kept at {}", path.display());
+    }
+    println!("next: `tabibu migrate`, then start the server");
+    Ok(())
 }
 
 async fn audit_verify(config: Config) -> Result<(), CliError> {

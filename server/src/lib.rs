@@ -4,6 +4,7 @@
 //! [`router`] builds the whole HTTP surface from an [`AppState`], so integration tests drive
 //! exactly what production serves (see `tests/support`).
 
+pub mod backup;
 pub mod cli;
 pub mod health;
 pub mod jobs;

@@ -19,11 +19,28 @@ const RUNTIME_STACK_BYTES: usize = 8 * 1024 * 1024;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(err) = dotenvy::dotenv()
-        && !err.not_found()
-    {
-        // The parser's message can quote a line of the file, which may hold a secret.
-        eprintln!("tabibu: the .env file could not be read; check its syntax");
+    let loaded = match &cli.env_file {
+        // Named on the command line: it must be there.
+        Some(path) => dotenvy::from_path(path).map(|_| ()).map_err(|err| {
+            if err.not_found() {
+                format!("the settings file {} was not found", path.display())
+            } else {
+                format!(
+                    "the settings file {} could not be read; check its syntax and permissions",
+                    path.display()
+                )
+            }
+        }),
+        None => match dotenvy::dotenv() {
+            Err(err) if !err.not_found() => {
+                Err("the .env file could not be read; check its syntax".to_owned())
+            }
+            _ => Ok(()),
+        },
+    };
+    // The parser's own message can quote a line of the file, which may hold a secret.
+    if let Err(message) = loaded {
+        eprintln!("tabibu: {message}");
         return ExitCode::from(2);
     }
     let config = match Config::from_env() {

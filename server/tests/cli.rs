@@ -199,3 +199,43 @@ fn audit_verify_passes_on_an_intact_log_and_fails_on_an_edited_one() {
         String::from_utf8_lossy(&broken.stderr)
     );
 }
+
+#[test]
+fn a_settings_file_named_with_env_file_is_read_and_a_missing_one_stops_the_start() {
+    let mut cmd = tabibu(&["check-config"], &[]);
+    let dir = cmd.get_current_dir().unwrap().to_path_buf();
+    let file = dir.join("settings.env");
+    std::fs::write(
+        &file,
+        "# as deploy.sh writes it\nTABIBU_EMERGENCY_NUMBER=1199\nDATABASE_URL=sqlite://elsewhere/t.db\n",
+    )
+    .unwrap();
+    // A `.env` beside it is not read when a file is named.
+    std::fs::write(dir.join(".env"), "TABIBU_EMERGENCY_NUMBER=7777\n").unwrap();
+    let out = cmd
+        .args(["--env-file", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("TABIBU_EMERGENCY_NUMBER=1199"), "{stdout}");
+    assert!(dir.join("elsewhere/t.db").is_file());
+
+    let missing = tabibu(
+        &["--env-file", "/nonexistent/tabibu.env", "check-config"],
+        &[],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/tabibu.env was not found"),
+        "{stderr}"
+    );
+}
