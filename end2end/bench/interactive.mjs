@@ -73,13 +73,14 @@ async function main() {
       args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
     });
     const context = await browser.newContext({ storageState: state, viewport: { width: 360, height: 740 } });
+    // Runs before the page's own scripts, when <html> may not exist yet: watch the document.
     await context.addInitScript(() => {
       new MutationObserver((_, observer) => {
-        if (document.documentElement.getAttribute('data-hydrated') === 'true') {
+        if (document.documentElement?.getAttribute('data-hydrated') === 'true') {
           window.__tabibuInteractive = performance.now();
           observer.disconnect();
         }
-      }).observe(document.documentElement, { attributes: true, attributeFilter: ['data-hydrated'] });
+      }).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-hydrated'] });
     });
     const measure = async (cold) => {
       const times = [];
