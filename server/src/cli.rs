@@ -54,6 +54,10 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Seal every document and two-factor secret stored under the previous data key
+    /// (`TABIBU_DATA_KEY_PREVIOUS`, `_ID`) again under the current one (`TABIBU_DATA_KEY`,
+    /// `_ID`). The server may keep running (give it both keys too); safe to run again.
+    RotateKey,
     /// Account administration.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -132,6 +136,7 @@ pub async fn run(command: Command, config: Config) -> ExitCode {
             create_user(config, &email, &role, name.as_deref()).await
         }
         Command::Audit(AuditCommand::Verify) => audit_verify(config).await,
+        Command::RotateKey => rotate_key(config).await,
         Command::Triage {
             text,
             age,
@@ -307,6 +312,50 @@ async fn restore(
     }
     println!("next: `tabibu migrate`, then start the server");
     Ok(())
+}
+
+async fn rotate_key(config: Config) -> Result<(), CliError> {
+    if config.data_key_previous.is_none() {
+        return Err(CliError::Refused(
+            "nothing to rotate from: set TABIBU_DATA_KEY and TABIBU_DATA_KEY_ID to the new key, \
+             and TABIBU_DATA_KEY_PREVIOUS and TABIBU_DATA_KEY_PREVIOUS_ID to the old one"
+                .into(),
+        ));
+    }
+    let state = startup::build_state(config).await?;
+    let documents = tabibu_app::documents::service::reseal_all(&state)
+        .await
+        .map_err(|e| CliError::Refused(format!("re-sealing documents stopped: {e}")))?;
+    let secrets = tabibu_app::accounts::service::reseal_mfa_secrets(&state)
+        .await
+        .map_err(|e| CliError::Refused(format!("re-sealing two-factor secrets stopped: {e}")))?;
+    let previous = state
+        .previous_key
+        .as_ref()
+        .map(|k| k.id.clone())
+        .unwrap_or_default();
+    let left: i64 =
+        sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM documents WHERE key_id = $1")
+            .bind(&previous)
+            .fetch_one(state.db.pool())
+            .await
+            .map_err(|e| CliError::Refused(format!("could not count the documents left: {e}")))?;
+    println!(
+        "sealed again under key {}: {documents} documents, {secrets} two-factor secrets; \
+         {left} documents left under key {previous}",
+        state.data_key.id
+    );
+    if left == 0 {
+        println!(
+            "the previous key is no longer needed by documents: remove TABIBU_DATA_KEY_PREVIOUS \
+             once every backup made before today has expired"
+        );
+        Ok(())
+    } else {
+        Err(CliError::Refused(format!(
+            "{left} documents are still under key {previous}; run rotate-key again"
+        )))
+    }
 }
 
 async fn audit_verify(config: Config) -> Result<(), CliError> {

@@ -55,6 +55,13 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         None if config.is_production() => return Err(KeyError::MissingInProduction.into()),
         None => DataKey::development(&config.data_dir())?,
     };
+    let previous_key = match (&config.data_key_previous, &config.data_key_previous_id) {
+        (Some(encoded), Some(id)) => Some(Arc::new(DataKey::from_base64(
+            id,
+            secrecy::ExposeSecret::expose_secret(encoded),
+        )?)),
+        _ => None,
+    };
     let knowledge = match &config.knowledge_dir {
         Some(dir) => tabibu_ai::KnowledgeBase::load_dir(dir)?,
         None => tabibu_ai::KnowledgeBase::load_default()?,
@@ -114,6 +121,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         leptos_options,
         limiter: Arc::new(RateLimiter::new()),
         data_key: Arc::new(data_key),
+        previous_key,
         triage: Arc::new(tabibu_ai::Engine::new(knowledge)),
         ai_provider,
         mailer: Arc::new(mailer),

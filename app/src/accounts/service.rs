@@ -450,8 +450,7 @@ async fn check_second_factor(
         let Some(sealed) = sealed else {
             return Ok(None);
         };
-        let secret =
-            totp::open(&sealed, state.data_key.bytes()).map_err(|_| AccountError::Crypto)?;
+        let secret = open_mfa_secret(state, &sealed)?;
         let unix = now / 1000;
         if let Some(step) = totp::verify(&secret, &digits, unix, last_step) {
             sqlx::query("UPDATE users SET mfa_last_step = $1 WHERE id = $2")
@@ -807,6 +806,49 @@ pub(crate) async fn verify_own_password(
 
 // --- Two-factor sign-in ------------------------------------------------------------------
 
+/// Opens a sealed two-factor secret with the current data key or, during a key rotation, the
+/// previous one (secrets carry no key id: the seal's tag tells which key fits).
+fn open_mfa_secret(state: &AppState, sealed: &str) -> Result<totp::TotpSecret, AccountError> {
+    totp::open(sealed, state.data_key.bytes())
+        .or_else(|err| match &state.previous_key {
+            Some(previous) => totp::open(sealed, previous.bytes()),
+            None => Err(err),
+        })
+        .map_err(|_| AccountError::Crypto)
+}
+
+/// Seals every two-factor secret that the previous data key opens again under the current
+/// one. Safe to run again: secrets already under the current key are left as they are.
+/// Returns how many were sealed again.
+pub async fn reseal_mfa_secrets(state: &AppState) -> Result<u64, AccountError> {
+    let Some(previous) = &state.previous_key else {
+        return Ok(0);
+    };
+    let rows = sqlx::query("SELECT id, mfa_secret FROM users WHERE mfa_secret IS NOT NULL")
+        .fetch_all(state.db.pool())
+        .await?;
+    let mut done = 0;
+    for row in rows {
+        let id: String = row.try_get(0)?;
+        let sealed: String = row.try_get(1)?;
+        if totp::open(&sealed, state.data_key.bytes()).is_ok() {
+            continue;
+        }
+        let secret = totp::open(&sealed, previous.bytes()).map_err(|_| AccountError::Crypto)?;
+        let resealed =
+            totp::seal(&secret, state.data_key.bytes()).map_err(|_| AccountError::Crypto)?;
+        let changed =
+            sqlx::query("UPDATE users SET mfa_secret = $1 WHERE id = $2 AND mfa_secret = $3")
+                .bind(resealed)
+                .bind(&id)
+                .bind(&sealed)
+                .execute(state.db.pool())
+                .await?;
+        done += changed.rows_affected();
+    }
+    Ok(done)
+}
+
 /// Makes a new secret for the caller's authenticator app. It takes effect only once
 /// [`confirm_mfa`] sees a code made from it.
 pub async fn begin_mfa(state: &AppState, user: &AuthUser) -> Result<MfaEnrollment, AccountError> {
@@ -847,7 +889,7 @@ pub async fn confirm_mfa(
     else {
         return Err(AccountError::NotAllowed("mfa.not_started"));
     };
-    let secret = totp::open(&sealed, state.data_key.bytes()).map_err(|_| AccountError::Crypto)?;
+    let secret = open_mfa_secret(state, &sealed)?;
     let digits: String = code.chars().filter(char::is_ascii_digit).collect();
     let now_s = now_ms() / 1000;
     let Some(step) = totp::verify(&secret, &digits, now_s, None) else {

@@ -413,6 +413,74 @@ pub struct OpenDocument {
     pub opener: Opener<tokio::fs::File>,
 }
 
+/// How many documents one pass of [`reseal_all`] takes at a time.
+const RESEAL_BATCH: i64 = 100;
+
+/// Seals every document stored under the previous data key again under the current one, one
+/// document at a time: the new file is written and committed first, then the row is switched
+/// to it (only if it still names the old file), then the old file is removed. Stopping at any
+/// point leaves every document readable (by one key or the other), and running it again
+/// carries on where it stopped. Returns how many documents were sealed again.
+pub async fn reseal_all(state: &AppState) -> Result<u64, DocumentsError> {
+    let Some(previous) = state.previous_key.clone() else {
+        return Ok(0);
+    };
+    let store = store(&state.config);
+    let mut done = 0;
+    loop {
+        let rows = sqlx::query(
+            "SELECT id, storage_key FROM documents WHERE key_id = $1 ORDER BY id LIMIT $2",
+        )
+        .bind(&previous.id)
+        .bind(RESEAL_BATCH)
+        .fetch_all(state.db.pool())
+        .await?;
+        if rows.is_empty() {
+            return Ok(done);
+        }
+        let mut progressed = false;
+        for row in rows {
+            let id: String = row.try_get(0)?;
+            let old_key: String = row.try_get(1)?;
+            let new_storage_key = new_key();
+            let mut opener =
+                Opener::start(store.open(&old_key).await?, &previous, &old_key).await?;
+            let mut sealer = Sealer::start(
+                store.begin(&new_storage_key).await?,
+                &state.data_key,
+                &new_storage_key,
+            )
+            .await?;
+            while let Some(chunk) = opener.next_chunk().await? {
+                sealer.write(&chunk).await?;
+            }
+            sealer.finish().await?.commit().await?;
+            let switched = sqlx::query(
+                "UPDATE documents SET key_id = $1, storage_key = $2 \
+                 WHERE id = $3 AND storage_key = $4 AND key_id = $5",
+            )
+            .bind(&state.data_key.id)
+            .bind(&new_storage_key)
+            .bind(&id)
+            .bind(&old_key)
+            .bind(&previous.id)
+            .execute(state.db.pool())
+            .await?;
+            if switched.rows_affected() == 1 {
+                store.remove(&old_key).await?;
+                done += 1;
+                progressed = true;
+            } else {
+                // Deleted or changed meanwhile: the new copy is not needed.
+                store.remove(&new_storage_key).await?;
+            }
+        }
+        if !progressed {
+            return Ok(done);
+        }
+    }
+}
+
 /// Opens the document `document_id` for streaming decryption, whoever owns it; `None` when
 /// there is no such document. Unaudited and unchecked: for callers that have checked the
 /// reader may see it (the owner, or a doctor holding the patient's case) and audit the read.
@@ -431,14 +499,13 @@ pub async fn open_document(
         return Ok(None);
     };
     let key_id: String = row.try_get(6)?;
-    if key_id != state.data_key.id {
-        // Only the configured key opens documents; keeping retired keys for reading is the
-        // rotation step still to come.
+    // The current key, or during a rotation the previous one (see `reseal_all`).
+    let Some(key) = state.key_for(&key_id) else {
         return Err(DocumentsError::KeyUnavailable(key_id));
-    }
+    };
     let storage_key: String = row.try_get(7)?;
     let file = store(&state.config).open(&storage_key).await?;
-    let opener = Opener::start(file, &state.data_key, &storage_key).await?;
+    let opener = Opener::start(file, key, &storage_key).await?;
     Ok(Some(OpenDocument {
         id: row.try_get(0)?,
         patient_id: row.try_get(1)?,

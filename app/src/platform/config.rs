@@ -83,6 +83,11 @@ pub struct Config {
     pub data_key: Option<SecretString>,
     /// The name of that key (`TABIBU_DATA_KEY_ID`), stored beside what it seals.
     pub data_key_id: String,
+    /// The key being rotated away from (`TABIBU_DATA_KEY_PREVIOUS`, base64), still read until
+    /// `tabibu rotate-key` has sealed everything again under the current one.
+    pub data_key_previous: Option<SecretString>,
+    /// Its name (`TABIBU_DATA_KEY_PREVIOUS_ID`), as stored beside what it sealed.
+    pub data_key_previous_id: Option<String>,
     /// A folder of knowledge-base TOML files replacing the built-in ones
     /// (`TABIBU_KNOWLEDGE_DIR`); checked at start.
     pub knowledge_dir: Option<PathBuf>,
@@ -248,6 +253,30 @@ impl Config {
                 "redirects go to TABIBU_PUBLIC_URL, which must then be an https:// address".into(),
             ));
         }
+        let data_key_id = get("TABIBU_DATA_KEY_ID").unwrap_or_else(|| "k1".into());
+        let data_key_previous = get("TABIBU_DATA_KEY_PREVIOUS").map(SecretString::from);
+        let data_key_previous_id = get("TABIBU_DATA_KEY_PREVIOUS_ID");
+        match (&data_key_previous, &data_key_previous_id) {
+            (Some(_), None) => {
+                return Err(invalid(
+                    "TABIBU_DATA_KEY_PREVIOUS_ID",
+                    "needed with TABIBU_DATA_KEY_PREVIOUS (the id that key was used under)".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "TABIBU_DATA_KEY_PREVIOUS",
+                    "needed with TABIBU_DATA_KEY_PREVIOUS_ID".into(),
+                ));
+            }
+            (Some(_), Some(id)) if *id == data_key_id => {
+                return Err(invalid(
+                    "TABIBU_DATA_KEY_PREVIOUS_ID",
+                    "must differ from TABIBU_DATA_KEY_ID: a new key needs a new id".into(),
+                ));
+            }
+            _ => {}
+        }
         let cors_origins = match get("TABIBU_CORS_ORIGINS") {
             None => Vec::new(),
             Some(list) => list
@@ -340,7 +369,9 @@ impl Config {
                 1..=1000,
             )?,
             data_key: get("TABIBU_DATA_KEY").map(SecretString::from),
-            data_key_id: get("TABIBU_DATA_KEY_ID").unwrap_or_else(|| "k1".into()),
+            data_key_id: data_key_id.clone(),
+            data_key_previous,
+            data_key_previous_id,
             knowledge_dir: get("TABIBU_KNOWLEDGE_DIR").map(PathBuf::from),
             ai: tabibu_ai::providers::AiConfig::from_lookup(|name| lookup(name)).map_err(|e| {
                 ConfigError {

@@ -17,8 +17,11 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// Request counters for rate limits (per instance).
     pub limiter: Arc<RateLimiter>,
-    /// The key that seals secrets stored in the database.
+    /// The key that seals documents and secrets stored in the database.
     pub data_key: Arc<DataKey>,
+    /// The key being rotated away from: still opens what it sealed until `tabibu rotate-key`
+    /// has sealed everything again under `data_key`.
+    pub previous_key: Option<Arc<DataKey>>,
     /// The built-in triage engine with its validated knowledge base.
     pub triage: Arc<tabibu_ai::Engine>,
     /// The external model, when one is configured (`TABIBU_AI_PROVIDER`); used only for
@@ -42,6 +45,16 @@ pub struct AiProvider(pub Arc<dyn tabibu_ai::providers::ModelProvider>);
 impl std::fmt::Debug for AiProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "AiProvider({} {})", self.0.name(), self.0.model())
+    }
+}
+
+impl AppState {
+    /// The key stored under `id`: the current one or the one being rotated away from.
+    pub fn key_for(&self, id: &str) -> Option<&DataKey> {
+        if self.data_key.id == id {
+            return Some(&self.data_key);
+        }
+        self.previous_key.as_deref().filter(|k| k.id == id)
     }
 }
 
