@@ -546,7 +546,14 @@ async fn reconciliation_settles_payments_whose_callback_never_came() {
     // Before the grace period nothing is asked.
     let early = service::reconcile(&app.state, now_ms()).await.unwrap();
     assert_eq!(early.checked, 0);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Both payers have answered at the simulator (no callback reached Tabibu).
+    for _ in 0..200 {
+        if sim(&app).answered() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(sim(&app).answered(), 2);
     let report = service::reconcile(&app.state, now_ms() + FIRST_CHECK_MS + 1)
         .await
         .unwrap();

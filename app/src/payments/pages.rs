@@ -19,6 +19,19 @@ fn fill(template: &str, key: &str, value: &str) -> String {
     template.replace(&format!("{{{key}}}"), value)
 }
 
+/// What the payment form keeps while the panel around it is fetched again: made once per page,
+/// so a live event arriving while the patient types (the stream opening, a message) neither
+/// clears the number nor loses an answer on its way.
+#[derive(Clone, Copy)]
+struct PayState {
+    phone: RwSignal<String>,
+    errors: FormErrors,
+    action: ServerAction<PayForConsultation>,
+    /// One key per attempt: a resubmit after a lost answer is the same payment.
+    key: StoredValue<Option<String>>,
+    consultation_id: StoredValue<String>,
+}
+
 /// The payment part of one consultation: nothing when it is free, else the fee, the form, the
 /// "check your phone" notice while M-Pesa waits for the payer, and the receipt once paid.
 #[component]
@@ -29,11 +42,39 @@ pub fn PaymentStep(consultation_id: String, live: LiveEvents) -> impl IntoView {
         move || (id.get_value(), live.version.get()),
         |(id, _)| consultation_payment(id),
     );
+    let form = PayState {
+        phone: RwSignal::new(String::new()),
+        errors: FormErrors::new(),
+        action: ServerAction::<PayForConsultation>::new(),
+        key: StoredValue::new(None),
+        consultation_id: id,
+    };
+    // The number from the profile, until the patient types one.
+    Effect::new(move |_| {
+        if let Some(Ok(Some(p))) = panel.get()
+            && let Some(profile_phone) = p.profile_phone
+            && form.phone.get_untracked().is_empty()
+        {
+            form.phone.set(profile_phone);
+        }
+    });
+    Effect::new(move |_| match form.action.value().get() {
+        Some(Ok(_)) => {
+            form.key.set_value(None);
+            panel.refetch();
+        }
+        Some(Err(AppError::Transport)) => {}
+        Some(Err(err)) => {
+            form.key.set_value(None);
+            form.errors.show(err);
+        }
+        None => {}
+    });
     view! {
         <Suspense fallback=move || view! { <p role="status">{move || t().loading}</p> }>
             {move || {
                 panel.get().map(|result| match result {
-                    Ok(Some(p)) => view! { <Panel panel=p on_paid=move || panel.refetch() /> }.into_any(),
+                    Ok(Some(p)) => view! { <Panel panel=p form /> }.into_any(),
                     Ok(None) => ().into_any(),
                     Err(err) => error_line(err).into_any(),
                 })
@@ -52,7 +93,7 @@ fn outcome_line(t: &'static PaymentText, state: PaymentState) -> Option<&'static
 }
 
 #[component]
-fn Panel(panel: PaymentPanel, on_paid: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+fn Panel(panel: PaymentPanel, form: PayState) -> impl IntoView {
     let t = use_strings(&PAYMENTS);
     let fee = panel.fee_kes.to_string();
     let state = panel.latest.as_ref().map(|p| p.state);
@@ -71,11 +112,7 @@ fn Panel(panel: PaymentPanel, on_paid: impl Fn() + Copy + Send + Sync + 'static)
                     {move || line} " " {move || t().try_again}
                 </p>
             })}
-            <PayForm
-                consultation_id=panel.consultation_id.clone()
-                phone=panel.profile_phone.clone().unwrap_or_default()
-                on_sent=on_paid
-            />
+            <PayForm form />
         }
         .into_any(),
     };
@@ -106,30 +143,15 @@ fn Paid(payment: PaymentView) -> impl IntoView {
 }
 
 #[component]
-fn PayForm(
-    consultation_id: String,
-    phone: String,
-    on_sent: impl Fn() + Copy + Send + Sync + 'static,
-) -> impl IntoView {
+fn PayForm(form: PayState) -> impl IntoView {
     let t = use_strings(&PAYMENTS);
-    let phone = RwSignal::new(phone);
-    let errors = FormErrors::new();
-    let action = ServerAction::<PayForConsultation>::new();
-    // One key per attempt: a resubmit after a lost answer is the same payment.
-    let key = StoredValue::new(None::<String>);
-    let id = StoredValue::new(consultation_id);
-    Effect::new(move |_| match action.value().get() {
-        Some(Ok(_)) => {
-            key.set_value(None);
-            on_sent();
-        }
-        Some(Err(AppError::Transport)) => {}
-        Some(Err(err)) => {
-            key.set_value(None);
-            errors.show(err);
-        }
-        None => {}
-    });
+    let PayState {
+        phone,
+        errors,
+        action,
+        key,
+        consultation_id,
+    } = form;
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         errors.clear();
@@ -140,7 +162,7 @@ fn PayForm(
         let request_key = key.get_value().unwrap_or_else(fresh_key);
         key.set_value(Some(request_key.clone()));
         action.dispatch(PayForConsultation {
-            consultation_id: id.get_value(),
+            consultation_id: consultation_id.get_value(),
             phone: phone.get(),
             request_key,
         });

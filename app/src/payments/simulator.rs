@@ -155,6 +155,14 @@ impl Simulator {
         lock(&self.inner.seen).clone()
     }
 
+    /// How many pushes the payer has answered (or let time out) so far.
+    pub fn answered(&self) -> usize {
+        lock(&self.inner.checkouts)
+            .values()
+            .filter(|c| c.result.is_some())
+            .count()
+    }
+
     /// Makes every token issued so far invalid, as if they had all expired.
     pub fn expire_tokens(&self) {
         lock(&self.inner.tokens).clear();
