@@ -100,8 +100,9 @@ pub async fn admin_resend_email(id: String) -> Result<(), AppError> {
     use crate::notifications::outbox;
     let state = crate::platform::app_state()?;
     let admin = crate::access::require(crate::access::ADMIN)?;
-    let failed =
-        |e: &dyn std::error::Error| crate::platform::internal_error("admin_resend_email", e);
+    let failed = |e: &(dyn std::error::Error + 'static)| {
+        crate::platform::internal_error("admin_resend_email", e)
+    };
     let mut tx = state.db.pool().begin().await.map_err(|e| failed(&e))?;
     let requeued = outbox::requeue_in(&mut tx, id.trim(), crate::platform::db::now_ms())
         .await
@@ -130,8 +131,9 @@ pub async fn admin_email_message(id: String) -> Result<EmailMessage, AppError> {
     use crate::notifications::outbox;
     let state = crate::platform::app_state()?;
     let admin = crate::access::require(crate::access::ADMIN)?;
-    let failed =
-        |e: &dyn std::error::Error| crate::platform::internal_error("admin_email_message", e);
+    let failed = |e: &(dyn std::error::Error + 'static)| {
+        crate::platform::internal_error("admin_email_message", e)
+    };
     let entry = outbox::get(&state.db, id.trim())
         .await
         .map_err(|e| failed(&e))?

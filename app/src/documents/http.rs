@@ -6,7 +6,8 @@
 //!   (JSON), or an `AppError` body: 413 (`documents.too_large`) over `TABIBU_MAX_UPLOAD_MB`,
 //!   415 (`documents.unsupported_type`, `documents.unreadable_image`,
 //!   `documents.image_too_large`) when the content is not an accepted file, 422
-//!   (`documents.empty`) for an empty body.
+//!   (`documents.empty`) for an empty body, 507 (`documents.storage_full`) when the disk is
+//!   full (nothing is kept; the operator is told in the log).
 //! - `GET /api/documents/{id}`: the file, decrypted as it is sent, `inline`; with
 //!   `?download=1` as an attachment.
 //!
@@ -87,6 +88,10 @@ pub async fn upload(
             refusal(StatusCode::UNSUPPORTED_MEDIA_TYPE, why.message_key())
         }
         Err(UploadError::Interrupted) => refusal(StatusCode::BAD_REQUEST, "documents.interrupted"),
+        Err(UploadError::StorageFull) => {
+            tracing::error!("document storage is full; an upload was refused");
+            refusal(StatusCode::INSUFFICIENT_STORAGE, "documents.storage_full")
+        }
         Err(UploadError::Internal(err)) => {
             endpoint_internal_error("documents.upload", &err, &headers)
         }

@@ -64,8 +64,20 @@ pub enum UploadError {
     TooLarge,
     #[error("the upload was interrupted")]
     Interrupted,
+    /// The disk (or the volume's quota) is full: nothing was kept, the patient may try later.
+    #[error("document storage is full")]
+    StorageFull,
     #[error(transparent)]
-    Internal(#[from] DocumentsError),
+    Internal(DocumentsError),
+}
+
+impl From<DocumentsError> for UploadError {
+    fn from(err: DocumentsError) -> Self {
+        match err {
+            DocumentsError::Storage(storage) => storage.into(),
+            other => UploadError::Internal(other),
+        }
+    }
 }
 
 impl UploadError {
@@ -78,6 +90,7 @@ impl UploadError {
             UploadError::Empty => Some("empty"),
             UploadError::TooLarge => Some("too_large"),
             UploadError::Interrupted => Some("interrupted"),
+            UploadError::StorageFull => Some("storage_full"),
             UploadError::Internal(_) => None,
         }
     }
@@ -108,7 +121,11 @@ pub async fn sweep_stale_uploads(config: &Config, age: Duration) -> Result<usize
 
 impl From<StorageError> for UploadError {
     fn from(err: StorageError) -> Self {
-        UploadError::Internal(err.into())
+        if err.is_storage_full() {
+            UploadError::StorageFull
+        } else {
+            UploadError::Internal(DocumentsError::Storage(err))
+        }
     }
 }
 

@@ -48,6 +48,17 @@ pub enum StorageError {
     Seal,
 }
 
+impl StorageError {
+    /// Whether the disk or the volume's quota is full (ENOSPC, EDQUOT): an operator's problem
+    /// that passes, not a fault in the file.
+    pub fn is_storage_full(&self) -> bool {
+        matches!(self, StorageError::Io(err) if matches!(
+            err.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        ))
+    }
+}
+
 /// A place to keep sealed document files under opaque keys.
 pub trait DocumentStore: Send + Sync {
     type Upload: BlobUpload;

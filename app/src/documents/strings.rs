@@ -177,4 +177,9 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "The upload was interrupted. Please try again.",
         "Upakiaji ulikatizwa. Tafadhali jaribu tena.",
     ),
+    (
+        "documents.storage_full",
+        "Your file could not be stored right now: our storage is full. Nothing was kept; please try again later.",
+        "Faili lako halikuweza kuhifadhiwa sasa: hifadhi yetu imejaa. Hakuna kilichohifadhiwa; tafadhali jaribu tena baadaye.",
+    ),
 ];

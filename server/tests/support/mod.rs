@@ -71,52 +71,12 @@ impl TestApp {
     /// Calls a server function with form fields, as the browser's fallback form would,
     /// presenting `session` as the session cookie.
     pub async fn call(&self, path: &str, fields: &[(&str, &str)], session: Option<&str>) -> Reply {
-        let mut request = self.client.post(self.url(path)).form(fields);
-        if let Some(token) = session {
-            request = request.header("cookie", format!("tabibu_session={token}"));
-        }
-        let response = request.send().await.expect("request failed");
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap().to_owned());
-        let session = response
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|c| {
-                c.strip_prefix("tabibu_session=")
-                    .map(|rest| rest.split(';').next().unwrap_or("").to_owned())
-            });
-        let text = response.text().await.unwrap_or_default();
-        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
-        Reply {
-            status,
-            json,
-            text,
-            session,
-            retry_after,
-        }
+        call_at(&self.client, &self.base, path, fields, session).await
     }
 
     /// Signs up a patient and returns their session token.
     pub async fn sign_up(&self, email: &str, password: &str) -> String {
-        let reply = self
-            .call(
-                "/api/accounts/sign_up",
-                &[
-                    ("email", email),
-                    ("password", password),
-                    ("name", "Amina Otieno"),
-                    ("date_of_birth", "1990-04-12"),
-                ],
-                None,
-            )
-            .await;
-        assert_eq!(reply.status, 200, "sign-up failed: {}", reply.text);
-        reply.session.expect("a session cookie")
+        sign_up_at(&self.client, &self.base, email, password).await
     }
 
     /// Creates a staff account directly through the service, with a password.
@@ -139,6 +99,64 @@ impl TestApp {
         .await
         .expect("staff account created");
     }
+}
+
+/// Calls the server function at `base` + `path` with form fields, as the browser's fallback
+/// form would, presenting `session` as the session cookie: for a server [`TestApp`] did not
+/// start (a `tabibu` child process).
+pub async fn call_at(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+    session: Option<&str>,
+) -> Reply {
+    let mut request = client.post(format!("{base}{path}")).form(fields);
+    if let Some(token) = session {
+        request = request.header("cookie", format!("tabibu_session={token}"));
+    }
+    let response = request.send().await.expect("request failed");
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let session = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| {
+            c.strip_prefix("tabibu_session=")
+                .map(|rest| rest.split(';').next().unwrap_or("").to_owned())
+        });
+    let text = response.text().await.unwrap_or_default();
+    let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    Reply {
+        status,
+        json,
+        text,
+        session,
+        retry_after,
+    }
+}
+
+/// Signs up a patient at `base` and returns their session token.
+pub async fn sign_up_at(
+    client: &reqwest::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+) -> String {
+    let fields = [
+        ("email", email),
+        ("password", password),
+        ("name", "Amina Otieno"),
+        ("date_of_birth", "1990-04-12"),
+    ];
+    let reply = call_at(client, base, "/api/accounts/sign_up", &fields, None).await;
+    assert_eq!(reply.status, 200, "sign-up failed: {}", reply.text);
+    reply.session.expect("a session cookie")
 }
 
 /// What a server function answered.
