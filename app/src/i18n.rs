@@ -132,7 +132,8 @@ pub fn show_in(locale: Locale) {
     }
 }
 
-/// Remembers the visitor's language for a year in the `tabibu_lang` cookie. Called by the
+/// Remembers the visitor's language for a year in the `tabibu_lang` cookie, and for a signed-in
+/// caller also in their account, so that the emails they get are in it. Called by the
 /// language switch, as a server function from the hydrated page or as a plain form post
 /// without JavaScript (which then returns to the page it came from).
 #[server(prefix = "/api", endpoint = "set_language")]
@@ -157,7 +158,25 @@ pub async fn set_language(code: String) -> Result<(), crate::error::AppError> {
     ) {
         response.append_header(http::header::SET_COOKIE, value);
     }
+    if let Some(user) = crate::access::caller() {
+        let saved = sqlx::query("UPDATE users SET locale = $1 WHERE id = $2")
+            .bind(locale.code())
+            .bind(&user.user_id)
+            .execute(state.db.pool())
+            .await;
+        if let Err(err) = saved {
+            // The page is already in the new language; only the emails keep the old one.
+            tracing::warn!(cause = %err, "could not save the account's language");
+        }
+    }
     Ok(())
+}
+
+/// The language of the request being handled: the `tabibu_lang` cookie, else
+/// `Accept-Language`, else English.
+#[cfg(feature = "ssr")]
+pub fn request_locale() -> Locale {
+    initial_locale()
 }
 
 #[cfg(feature = "ssr")]

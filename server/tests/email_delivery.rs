@@ -1091,6 +1091,58 @@ on_both_databases! {
         assert!(sent_page.contains("data-status=\"sent\"") && !sent_page.contains("data-status=\"pending\""));
         assert!(sent_page.contains("<option value=\"sent\" selected"), "the filter shows its choice without JavaScript");
     }
+
+    async fn emails_are_in_the_language_the_patient_chose(app) {
+        use tabibu_app::i18n::Locale;
+        // Signing up from a page shown in Swahili: the welcome email is in Swahili too.
+        let response = app
+            .client
+            .post(app.url("/api/accounts/sign_up"))
+            .header("cookie", "tabibu_lang=sw")
+            .form(&[
+                ("email", "wanjiru@example.org"),
+                ("password", "a long and proper passphrase"),
+                ("name", "Wanjiru Kamau"),
+                ("date_of_birth", "1988-02-03"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let session = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| c.strip_prefix("tabibu_session="))
+            .map(|rest| rest.split(';').next().unwrap().to_owned())
+            .unwrap();
+        let welcome = all_emails(&app.state.db).await;
+        assert_eq!(welcome.len(), 1);
+        assert_eq!(welcome[0].template, EmailTemplate::Welcome);
+        assert_eq!(welcome[0].locale, Locale::Sw);
+
+        // Switching the language while signed in moves the account's emails with it.
+        let reply = app.call("/api/set_language", &[("code", "en")], Some(&session)).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        let stored: String = sqlx::query_scalar("SELECT locale FROM users WHERE email = $1")
+            .bind("wanjiru@example.org")
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(stored, "en");
+
+        // Signing up with no choice made and an English browser: English.
+        let plain = app.sign_up("baraka@example.org", "a long and proper passphrase").await;
+        assert!(!plain.is_empty());
+        let locales: Vec<Locale> = all_emails(&app.state.db)
+            .await
+            .into_iter()
+            .filter(|e| e.to == "baraka@example.org")
+            .map(|e| e.locale)
+            .collect();
+        assert_eq!(locales, vec![Locale::En]);
+    }
 }
 
 /// Two workers (two app instances) drain one outbox at once against one provider: every email

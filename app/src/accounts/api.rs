@@ -80,6 +80,7 @@ pub async fn sign_up(
         &password,
         &name,
         &date_of_birth,
+        crate::i18n::request_locale(),
         Origin {
             ip,
             user_agent: ua.as_deref(),

@@ -177,6 +177,7 @@ pub async fn sign_up(
     password: &SecretString,
     name: &str,
     date_of_birth: &str,
+    locale: crate::i18n::Locale,
     origin: Origin<'_>,
 ) -> Result<String, AccountError> {
     let today = validate::civil_date(now_ms());
@@ -192,7 +193,8 @@ pub async fn sign_up(
     let now = now_ms();
     let inserted = sqlx::query(
         "INSERT INTO users (id, email, name, date_of_birth, role, password_hash, created_at, \
-         updated_at) VALUES ($1, $2, $3, $4, 'patient', $5, $6, $7) ON CONFLICT (email) DO NOTHING",
+         updated_at, locale) VALUES ($1, $2, $3, $4, 'patient', $5, $6, $7, $8) \
+         ON CONFLICT (email) DO NOTHING",
     )
     .bind(&user_id)
     .bind(form.email.as_str())
@@ -201,6 +203,7 @@ pub async fn sign_up(
     .bind(hash.as_str())
     .bind(now)
     .bind(now)
+    .bind(locale.code())
     .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 0 {
@@ -211,7 +214,7 @@ pub async fn sign_up(
         &mut tx,
         OutgoingEmail {
             template: EmailTemplate::Welcome,
-            locale: "en".into(),
+            locale: locale.code().into(),
             to: form.email.as_str().to_owned(),
             params: serde_json::json!({ "name": form.name, "link": format!("{}/account", state.config.public_url) }),
         },
@@ -759,11 +762,15 @@ pub async fn change_password(
         .await?;
     session::revoke_all(&mut tx, &user.user_id).await?;
     let token = new_session(&mut tx, state, &user.user_id, false, origin).await?;
+    let locale: String = sqlx::query_scalar("SELECT locale FROM users WHERE id = $1")
+        .bind(&user.user_id)
+        .fetch_one(&mut *tx)
+        .await?;
     outbox::enqueue(
         &mut tx,
         OutgoingEmail {
             template: EmailTemplate::PasswordChanged,
-            locale: "en".into(),
+            locale,
             to: user.email.clone(),
             params: serde_json::json!({ "name": user.name, "link": format!("{}/account", state.config.public_url) }),
         },

@@ -673,20 +673,37 @@ impl DbUrl {
     }
 
     fn redacted(url: &str) -> String {
-        // scheme://user:password@host → scheme://user:[redacted]@host
+        // scheme://user:password@host/db?password=… → scheme://user:[redacted]@host/db?password=[redacted]
         let Some((scheme, rest)) = url.split_once("://") else {
             return url.chars().take(12).collect::<String>() + "…";
         };
-        match rest.split_once('@') {
-            Some((credentials, host)) => {
-                let user = credentials.split(':').next().unwrap_or_default();
-                if credentials.contains(':') {
-                    format!("{scheme}://{user}:[redacted]@{host}")
-                } else {
-                    format!("{scheme}://{user}@{host}")
-                }
+        // The credentials end at the last '@': a password with an unencoded '@' or '/' in it
+        // must not leak its tail into the "host" part.
+        let (credentials, host) = match rest.rsplit_once('@') {
+            Some((credentials, host)) => (Some(credentials), host),
+            None => (None, rest),
+        };
+        let host = match host.split_once('?') {
+            Some((path, query)) => {
+                let query: Vec<String> = query
+                    .split('&')
+                    .map(|pair| match pair.split_once('=') {
+                        Some((key, _)) if key.to_ascii_lowercase().contains("password") => {
+                            format!("{key}=[redacted]")
+                        }
+                        _ => pair.to_owned(),
+                    })
+                    .collect();
+                format!("{path}?{}", query.join("&"))
             }
-            None => url.to_owned(),
+            None => host.to_owned(),
+        };
+        match credentials {
+            Some(credentials) => match credentials.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:[redacted]@{host}"),
+                None => format!("{scheme}://{credentials}@{host}"),
+            },
+            None => format!("{scheme}://{host}"),
         }
     }
 }
@@ -788,6 +805,24 @@ mod tests {
         assert!(!format!("{:?}", config.summary()).contains("s3cret"));
         let err = config_from(&[("DATABASE_URL", "mysql://root:s3cret@db/x")]).unwrap_err();
         assert!(!err.to_string().contains("s3cret"));
+    }
+
+    #[test]
+    fn a_database_password_never_shows_however_it_is_written() {
+        for (url, shown) in [
+            (
+                "postgres://tabibu:p@ss/w@rd@db:5432/tabibu",
+                "postgres://tabibu:[redacted]@db:5432/tabibu",
+            ),
+            (
+                "postgres://db/tabibu?user=tabibu&password=s3cret&sslmode=require",
+                "postgres://db/tabibu?user=tabibu&password=[redacted]&sslmode=require",
+            ),
+            ("postgres://tabibu@db/tabibu", "postgres://tabibu@db/tabibu"),
+            ("sqlite://data/tabibu.db", "sqlite://data/tabibu.db"),
+        ] {
+            assert_eq!(DbUrl::redacted(url), shown);
+        }
     }
 
     #[test]
