@@ -50,7 +50,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&config);
     // Rendering a large page walks deeply nested view types; unoptimised builds need more than
     // the default 2 MiB of stack for that.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -64,8 +63,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(tabibu_server::cli::run(
+    let telemetry = telemetry::init(&config, runtime.handle());
+    let code = runtime.block_on(tabibu_server::cli::run(
         cli.command.unwrap_or(Command::Serve),
         config,
-    ))
+    ));
+    // Outside the runtime's threads, while they still run the last exports.
+    telemetry.shutdown();
+    code
 }

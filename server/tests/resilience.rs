@@ -20,14 +20,14 @@ mod support;
 use sha2::{Digest, Sha256};
 use sqlx::Connection;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use support::child::{TEST_KEY, Tabibu, TempDir, free_port};
 use support::{Backend, call_at, sign_up_at};
 
 const PASSWORD: &str = "a long and proper passphrase";
-const TEST_KEY: &str = "dGFiaWJ1LXRlc3Qta2V5LW5vdC1mb3ItcHJvZCEhISE=";
 
 /// A PNG header of 2 x 2 pixels followed by `filler` bytes: accepted as an image, any size.
 fn png(filler: usize, seed: u8) -> Vec<u8> {
@@ -41,32 +41,6 @@ fn png(filler: usize, seed: u8) -> Vec<u8> {
 
 fn sha(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A folder of the test's own, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> TempDir {
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        let path = std::env::temp_dir().join(format!("tabibu-{label}-{id}"));
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.0).ok();
-    }
 }
 
 /// A fresh PostgreSQL database for a `tabibu` child process, dropped when this is dropped.
@@ -117,162 +91,6 @@ impl Drop for PgDatabase {
         })
         .join()
         .ok();
-    }
-}
-
-/// The `tabibu` binary serving on a free port, as an operator starts it.
-struct Tabibu {
-    base: String,
-    child: Child,
-    log: PathBuf,
-    client: reqwest::Client,
-}
-
-impl Tabibu {
-    /// Starts `tabibu serve` with the database `database_url`, documents in `documents` and the
-    /// rest of its files in `dir`; `wrapper` runs before it (a command that ends in `exec`).
-    async fn start(
-        dir: &Path,
-        database_url: &str,
-        documents: &Path,
-        extra: &[(&str, &str)],
-        wrapper: &[&str],
-    ) -> Tabibu {
-        let site = dir.join("site");
-        std::fs::create_dir_all(site.join("pkg")).unwrap();
-        let port = free_port();
-        let log = dir.join(format!("tabibu-{port}.log"));
-        let binary = env!("CARGO_BIN_EXE_tabibu");
-        let mut command = match wrapper.split_first() {
-            Some((program, args)) => {
-                let mut command = Command::new(program);
-                command.args(args).arg(binary);
-                command
-            }
-            None => Command::new(binary),
-        };
-        command
-            .arg("serve")
-            .current_dir(dir)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_URL", database_url)
-            .env("LEPTOS_SITE_ROOT", &site)
-            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-            .env("TABIBU_DOCUMENTS_DIR", documents)
-            .env("TABIBU_DATA_KEY", TEST_KEY)
-            .env("TABIBU_RATE_LIMIT_PER_SECOND", "100000")
-            .env("TABIBU_RATE_LIMIT_API_PER_SECOND", "100000")
-            .env("TABIBU_SIGN_IN_ATTEMPTS_PER_MINUTE", "1000")
-            .env("TABIBU_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::fs::File::create(dir.join(format!("stderr-{port}.log"))).unwrap());
-        for (name, value) in extra {
-            command.env(name, value);
-        }
-        let child = command.spawn().expect("the tabibu binary starts");
-        let mut server = Tabibu {
-            base: format!("http://127.0.0.1:{port}"),
-            child,
-            log,
-            client: reqwest::Client::new(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(response) = server.client.get(server.url("/health")).send().await
-                && response.status() == 200
-            {
-                break;
-            }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("tabibu exited at start ({status}): {}", server.output(dir));
-            }
-            assert!(Instant::now() < deadline, "tabibu did not come up");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        server
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// What the process printed, for a failure message.
-    fn output(&self, dir: &Path) -> String {
-        let mut text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        for entry in std::fs::read_dir(dir).unwrap().flatten() {
-            if entry.file_name().to_string_lossy().starts_with("stderr-") {
-                text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
-            }
-        }
-        text
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([format!("-{name}"), self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -{name} failed");
-    }
-
-    /// Waits up to `limit` for the process to end.
-    async fn exited_within(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        None
-    }
-
-    async fn upload(&self, session: &str, bytes: Vec<u8>) -> (u16, serde_json::Value) {
-        let response = self
-            .client
-            .post(self.url("/api/documents"))
-            .header("cookie", format!("tabibu_session={session}"))
-            .header("x-filename", "scan.png")
-            .body(bytes)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or_default())
-    }
-
-    async fn documents(&self, session: &str) -> Vec<serde_json::Value> {
-        let list = call_at(
-            &self.client,
-            &self.base,
-            "/api/documents/list",
-            &[],
-            Some(session),
-        )
-        .await;
-        assert_eq!(list.status, 200, "{}", list.text);
-        list.json["documents"].as_array().unwrap().clone()
-    }
-
-    async fn download(&self, session: &str, id: &str) -> (u16, Vec<u8>) {
-        let response = self
-            .client
-            .get(self.url(&format!("/api/documents/{id}?download=1")))
-            .header("cookie", format!("tabibu_session={session}"))
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.bytes().await.unwrap().to_vec())
-    }
-}
-
-impl Drop for Tabibu {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

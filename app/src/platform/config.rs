@@ -56,6 +56,8 @@ pub struct Config {
     /// A `tracing` filter such as `info` or `info,tabibu=debug`.
     pub log_level: String,
     pub log_format: LogFormat,
+    /// OpenTelemetry traces (`TABIBU_OTEL_*`); `None` sends none.
+    pub otel: Option<OtelConfig>,
     /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
     pub shutdown_timeout: Duration,
     pub emergency_number: String,
@@ -164,6 +166,7 @@ impl Config {
         };
         let log_level = get("TABIBU_LOG").unwrap_or_else(|| "info".into());
         check_log_filter(&log_level)?;
+        let otel = OtelConfig::from_lookup(&get)?;
         let site_addr = match get("LEPTOS_SITE_ADDR") {
             None => SocketAddr::from(([127, 0, 0, 1], 3000)),
             Some(v) => v.parse().map_err(|_| {
@@ -311,6 +314,7 @@ impl Config {
                 .into(),
             log_level,
             log_format,
+            otel,
             shutdown_timeout: Duration::from_secs(parse_number(
                 "TABIBU_SHUTDOWN_TIMEOUT_SECS",
                 get("TABIBU_SHUTDOWN_TIMEOUT_SECS"),
@@ -468,6 +472,12 @@ impl Config {
                 format!("{:?}", self.log_format).to_lowercase(),
             ),
             (
+                "TABIBU_OTEL_ENDPOINT",
+                self.otel
+                    .as_ref()
+                    .map_or_else(|| "(unset: no traces)".to_owned(), |o| o.traces_url.clone()),
+            ),
+            (
                 "TABIBU_SHUTDOWN_TIMEOUT_SECS",
                 self.shutdown_timeout.as_secs().to_string(),
             ),
@@ -543,6 +553,120 @@ impl Config {
 
 fn invalid(variable: &'static str, problem: String) -> ConfigError {
     ConfigError { variable, problem }
+}
+
+/// Where and how OpenTelemetry traces go (OTLP over HTTP, protobuf). One span per request
+/// carries the method, the matched route, the status, the latency and the request id, never a
+/// path with ids in it, a body or a header value; the log lines inside it ride along as its
+/// events, under the same rules as the log.
+#[derive(Clone)]
+pub struct OtelConfig {
+    /// `TABIBU_OTEL_ENDPOINT` with `/v1/traces` appended unless it already ends so.
+    pub traces_url: String,
+    /// `TABIBU_OTEL_SERVICE_NAME`, default `tabibu`.
+    pub service_name: String,
+    /// `TABIBU_OTEL_SAMPLE_RATIO`: the share of new traces kept (0 to 1, default 1); a request
+    /// that arrives with a sampled W3C `traceparent` follows its caller's decision.
+    pub sample_ratio: f64,
+    /// `TABIBU_OTEL_HEADERS`: `name=value` pairs, comma-separated, sent with every export
+    /// (a vendor's API key, say); secret.
+    pub headers: Vec<(String, SecretString)>,
+}
+
+impl std::fmt::Debug for OtelConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtelConfig")
+            .field("traces_url", &self.traces_url)
+            .field("service_name", &self.service_name)
+            .field("sample_ratio", &self.sample_ratio)
+            .field(
+                "headers",
+                &self
+                    .headers
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl OtelConfig {
+    fn from_lookup(
+        get: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<OtelConfig>, ConfigError> {
+        let Some(endpoint) = get("TABIBU_OTEL_ENDPOINT").filter(|v| !v.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let endpoint = endpoint.trim().trim_end_matches('/');
+        let valid = ["http://", "https://"].iter().any(|scheme| {
+            endpoint
+                .strip_prefix(scheme)
+                .is_some_and(|rest| !rest.is_empty() && !rest.contains('@'))
+        });
+        if !valid {
+            return Err(invalid(
+                "TABIBU_OTEL_ENDPOINT",
+                "expected the collector's OTLP/HTTP address such as http://127.0.0.1:4318 \
+                 (credentials belong in TABIBU_OTEL_HEADERS)"
+                    .into(),
+            ));
+        }
+        let traces_url = if endpoint.ends_with("/v1/traces") {
+            endpoint.to_owned()
+        } else {
+            format!("{endpoint}/v1/traces")
+        };
+        let sample_ratio = match get("TABIBU_OTEL_SAMPLE_RATIO") {
+            None => 1.0,
+            Some(v) => match v.trim().parse::<f64>() {
+                Ok(ratio) if (0.0..=1.0).contains(&ratio) => ratio,
+                _ => {
+                    return Err(invalid(
+                        "TABIBU_OTEL_SAMPLE_RATIO",
+                        format!("expected a number from 0 to 1, got `{v}`"),
+                    ));
+                }
+            },
+        };
+        let mut headers = Vec::new();
+        for pair in get("TABIBU_OTEL_HEADERS")
+            .unwrap_or_default()
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+        {
+            let Some((name, value)) = pair.split_once('=') else {
+                // The value is secret: the message names the setting, not the text.
+                return Err(invalid(
+                    "TABIBU_OTEL_HEADERS",
+                    "expected name=value pairs separated by commas".into(),
+                ));
+            };
+            let name = name.trim();
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(invalid(
+                    "TABIBU_OTEL_HEADERS",
+                    "a header name may hold only letters, digits, '-' and '_'".into(),
+                ));
+            }
+            headers.push((
+                name.to_ascii_lowercase(),
+                SecretString::from(value.trim().to_owned()),
+            ));
+        }
+        Ok(Some(OtelConfig {
+            traces_url,
+            service_name: get("TABIBU_OTEL_SERVICE_NAME")
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| "tabibu".into()),
+            sample_ratio,
+            headers,
+        }))
+    }
 }
 
 /// An origin as browsers send it: `https://host[:port]`, nothing after. `*` is refused: the API
@@ -805,6 +929,38 @@ mod tests {
         assert!(!format!("{:?}", config.summary()).contains("s3cret"));
         let err = config_from(&[("DATABASE_URL", "mysql://root:s3cret@db/x")]).unwrap_err();
         assert!(!err.to_string().contains("s3cret"));
+    }
+
+    #[test]
+    fn traces_are_off_unless_an_endpoint_is_given_and_a_bad_value_names_its_variable() {
+        assert!(config_from(&[]).unwrap().otel.is_none());
+        let config = config_from(&[
+            ("TABIBU_OTEL_ENDPOINT", "http://127.0.0.1:4318/"),
+            ("TABIBU_OTEL_SAMPLE_RATIO", "0.25"),
+            ("TABIBU_OTEL_HEADERS", "x-api-key=s3cret, X-Team = ops"),
+        ])
+        .unwrap();
+        let otel = config.otel.as_ref().unwrap();
+        assert_eq!(otel.traces_url, "http://127.0.0.1:4318/v1/traces");
+        assert_eq!(otel.service_name, "tabibu");
+        assert!((otel.sample_ratio - 0.25).abs() < f64::EPSILON);
+        assert_eq!(otel.headers[1].0, "x-team");
+        assert!(!format!("{config:?}").contains("s3cret"));
+        assert!(!format!("{:?}", config.summary()).contains("s3cret"));
+        for (var, value) in [
+            ("TABIBU_OTEL_ENDPOINT", "collector:4318"),
+            ("TABIBU_OTEL_ENDPOINT", "https://user:pw@collector"),
+            ("TABIBU_OTEL_SAMPLE_RATIO", "2"),
+            ("TABIBU_OTEL_HEADERS", "novalue"),
+        ] {
+            let mut pairs = vec![(var, value)];
+            if var != "TABIBU_OTEL_ENDPOINT" {
+                pairs.push(("TABIBU_OTEL_ENDPOINT", "http://127.0.0.1:4318"));
+            }
+            let err = config_from(&pairs).unwrap_err();
+            assert_eq!(err.variable, var);
+            assert!(!err.to_string().contains("pw@"), "{err}");
+        }
     }
 
     #[test]

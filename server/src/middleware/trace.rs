@@ -1,5 +1,6 @@
 //! One span per request: method, matched route (never the raw path or query string, which can
-//! carry personal data), status, latency and request id. No bodies, no headers.
+//! carry personal data), status, latency and request id. No bodies, no headers (a W3C
+//! `traceparent` only makes the span the child of the caller's, for OpenTelemetry).
 
 use super::request_id::RequestId;
 use axum::extract::{MatchedPath, Request};
@@ -27,6 +28,11 @@ pub async fn trace_request(request: Request, next: Next) -> Response {
         status = tracing::field::Empty,
         latency_ms = tracing::field::Empty,
     );
+    if request.headers().contains_key("traceparent") {
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        // Without a trace exporter there is nothing to join, and that is fine.
+        let _ = span.set_parent(crate::telemetry::remote_parent(request.headers()));
+    }
     let started = Instant::now();
     let response = next.run(request).instrument(span.clone()).await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;

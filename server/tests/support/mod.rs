@@ -12,6 +12,7 @@
     clippy::print_stderr
 )]
 
+pub mod child;
 pub mod tls;
 
 use sqlx::Connection;
