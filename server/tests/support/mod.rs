@@ -12,6 +12,7 @@
     clippy::print_stderr
 )]
 
+pub mod moto;
 pub mod tls;
 
 use sqlx::Connection;
