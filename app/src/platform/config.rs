@@ -390,7 +390,7 @@ impl Config {
                     1..=1024,
                 )?,
             documents_folder: get("TABIBU_DOCUMENTS_DIR").map(PathBuf::from),
-            documents_store: crate::documents::s3::StoreConfig::from_lookup(&get)?,
+            documents_store: crate::documents::s3::StoreConfig::from_lookup(get)?,
             events_poll: Duration::from_millis(parse_number(
                 "TABIBU_EVENTS_POLL_MS",
                 get("TABIBU_EVENTS_POLL_MS"),
