@@ -401,6 +401,30 @@ on_both!(
     backup_and_restore_through_the_bucket,
 );
 
+#[tokio::test]
+async fn check_config_lists_the_bucket_and_shows_no_credential() {
+    let Some((app, moto, bucket)) = app_on_s3(Backend::Sqlite, &[]).await else {
+        return;
+    };
+    let s3 = moto.vars(&bucket, PREFIX);
+    let out = tabibu(&app, &s3, &["check-config"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let shown = text(&out);
+    assert!(
+        shown.contains(&format!("TABIBU_S3_BUCKET={bucket}")),
+        "{shown}"
+    );
+    assert!(shown.contains("the bucket can be listed"), "{shown}");
+    assert!(!shown.contains(moto::SECRET_ACCESS_KEY) && !shown.contains(moto::ACCESS_KEY_ID));
+
+    let mut missing = s3.clone();
+    missing.retain(|(name, _)| *name != "TABIBU_S3_BUCKET");
+    missing.push(("TABIBU_S3_BUCKET", "no-such-bucket-here"));
+    let out = tabibu(&app, &missing, &["check-config"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains(moto::SECRET_ACCESS_KEY));
+}
+
 #[test]
 fn a_missing_bucket_or_secret_is_a_configuration_error_that_shows_no_secret() {
     let config = |vars: &[(&str, &str)]| {
