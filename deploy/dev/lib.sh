@@ -55,3 +55,24 @@ ensure_wasm_opt() {
   fi
   export PATH="$ROOT/deploy/dev/node_modules/.bin:$PATH"
 }
+
+# moto's S3-compatible server from PyPI, for the S3 document-storage tests
+# (server/tests/support/moto.rs). Kept in a virtual environment of its own under the user's
+# cache (Debian's python3 refuses system-wide pip installs), unless the python3 on PATH
+# already has it. Exports TABIBU_TEST_MOTO_PYTHON for the tests.
+MOTO_VERSION=5.2.1
+ensure_moto() {
+  if python3 -c 'import moto.server' >/dev/null 2>&1; then
+    TABIBU_TEST_MOTO_PYTHON="$(command -v python3)"
+  else
+    local venv="${XDG_CACHE_HOME:-$HOME/.cache}/tabibu/moto-venv"
+    if ! "$venv/bin/python3" -c 'import moto.server' >/dev/null 2>&1; then
+      step "installing moto[server] $MOTO_VERSION from PyPI into $venv"
+      python3 -m venv "$venv"
+      "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check \
+        "moto[server]==$MOTO_VERSION"
+    fi
+    TABIBU_TEST_MOTO_PYTHON="$venv/bin/python3"
+  fi
+  export TABIBU_TEST_MOTO_PYTHON
+}

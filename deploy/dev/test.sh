@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test Tabibu has, installing what they need first (the WASM target,
 # wasm-bindgen-cli at the Cargo.lock version, Debian's chromium, curl, shellcheck,
-# python3-aiosmtpd and testssl.sh, the PostgreSQL client tools, the npm packages of end2end/
-# without any browser download). Safe to run again. Exits non-zero on the first failure.
+# python3-aiosmtpd and testssl.sh, the PostgreSQL client tools, moto's S3 server from PyPI,
+# the npm packages of end2end/ without any browser download). Safe to run again. Exits
+# non-zero on the first failure.
 #
 #   gates: rustfmt, shellcheck on the deploy scripts, clippy -D warnings (server build and
 #          browser build)
@@ -16,7 +17,10 @@ ensure_rust
 ensure_wasm_bindgen
 # python3-aiosmtpd: the real SMTP server the email tests send to (run as /usr/bin/python3,
 # since a python3 earlier on PATH may lack it); openssl makes its test certificate.
-apt_install chromium ca-certificates curl shellcheck python3-aiosmtpd openssl testssl.sh jq
+apt_install chromium ca-certificates curl shellcheck python3-aiosmtpd openssl testssl.sh jq \
+  python3-venv
+# moto: the S3-compatible server the S3 document-storage tests run against.
+ensure_moto
 # pg_dump and pg_restore for the backup tests; the server's own packages usually bring them.
 command -v pg_dump >/dev/null || apt_install postgresql-client
 ensure_postgres() {

@@ -40,6 +40,8 @@ use sqlx::{Connection, Row};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tabibu_app::documents::s3::S3Store;
+use tabibu_app::documents::storage::{BlobUpload, DocumentStore, StorageError, Store};
 use tabibu_app::platform::Config;
 use tabibu_app::platform::keys::DataKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -86,6 +88,21 @@ pub enum BackupError {
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BackupError {
     let what = what.into();
     move |source| BackupError::Io { what, source }
+}
+
+/// An object store failure on the document under `key` (its opaque storage key).
+fn stored(key: &str) -> impl FnOnce(StorageError) -> BackupError {
+    let what = format!("document {key} in the object store");
+    move |err| BackupError::Io {
+        what,
+        source: std::io::Error::other(err),
+    }
+}
+
+/// The configured document store, for a command that runs without the server's state.
+fn store(config: &Config) -> Result<Store, BackupError> {
+    tabibu_app::documents::service::store(config)
+        .map_err(|e| BackupError::Refused(format!("the document store could not be set up: {e}")))
 }
 
 fn db(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> BackupError {
@@ -326,21 +343,45 @@ async fn finish_backup(
     let database = partial.join(engine.file());
     files.insert(engine.file().to_owned(), hash_file(&database).await?);
 
-    let documents = config.documents_dir();
     let copied_dir = partial.join(DOCUMENTS);
     create_private_dir(&copied_dir).await?;
     let mut copied = std::collections::HashSet::new();
-    for name in document_files(&documents).await? {
-        let from = documents.join(&name);
-        match copy_hashed(&from, &copied_dir.join(&name), None).await {
-            Ok(entry) => {
-                files.insert(format!("{DOCUMENTS}/{name}"), entry);
-                copied.insert(name);
+    match store(config)? {
+        Store::Local(local) => {
+            let documents = local.dir();
+            for name in document_files(documents).await? {
+                let from = documents.join(&name);
+                match copy_hashed(&from, &copied_dir.join(&name), None).await {
+                    Ok(entry) => {
+                        files.insert(format!("{DOCUMENTS}/{name}"), entry);
+                        copied.insert(name);
+                    }
+                    // Deleted by its owner since the listing: its row may be in the snapshot
+                    // or not.
+                    Err(BackupError::Io { source, .. })
+                        if source.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(err) => return Err(err),
+                }
             }
-            // Deleted by its owner since the listing: its row may be in the snapshot or not.
-            Err(BackupError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => return Err(err),
+        }
+        Store::S3(s3) => {
+            // A bucket is not listed: the snapshot's rows say which objects are documents.
+            tracing::info!(
+                documents = storage_keys.len(),
+                "copying the documents from the object store"
+            );
+            for key in &storage_keys {
+                let object = match s3.open(key).await {
+                    Ok(object) => object,
+                    // Deleted by its owner since the snapshot.
+                    Err(err) if err.is_not_found() => continue,
+                    Err(err) => return Err(stored(key)(err)),
+                };
+                let from = format!("object {}", s3.object_name(key));
+                let entry = copy_read_hashed(object, &from, &copied_dir.join(key), None).await?;
+                files.insert(format!("{DOCUMENTS}/{key}"), entry);
+                copied.insert(key.clone());
+            }
         }
     }
     let missing_files = storage_keys
@@ -433,8 +474,14 @@ pub async fn restore(
         )));
     }
 
-    let documents = config.documents_dir();
-    let documents_hold_data = !document_files(&documents).await?.is_empty();
+    let store = store(config)?;
+    let documents_hold_data = match &store {
+        Store::Local(local) => !document_files(local.dir()).await?.is_empty(),
+        Store::S3(s3) => s3
+            .holds_objects()
+            .await
+            .map_err(|e| BackupError::Refused(format!("listing the bucket failed: {e}")))?,
+    };
     let present = match engine {
         Engine::Sqlite => sqlite_counts_at(&sqlite_path(config)?).await?,
         Engine::Postgres => postgres_counts_at(config).await?,
@@ -460,10 +507,20 @@ pub async fn restore(
         } else {
             "empty"
         };
-        let replaced = match engine {
-            Engine::Sqlite => "the database file and the documents are moved aside, not deleted",
-            Engine::Postgres => {
+        let replaced = match (engine, &store) {
+            (Engine::Sqlite, Store::Local(_)) => {
+                "the database file and the documents are moved aside, not deleted"
+            }
+            (Engine::Postgres, Store::Local(_)) => {
                 "the documents are moved aside, the tables replaced: back them up first"
+            }
+            (Engine::Sqlite, Store::S3(_)) => {
+                "the database file is moved aside; the backup's objects are written into the \
+                 bucket, and objects it does not have stay there, unreferenced"
+            }
+            (Engine::Postgres, Store::S3(_)) => {
+                "the tables are replaced: back them up first; the backup's objects are written \
+                 into the bucket, and objects it does not have stay there, unreferenced"
             }
         };
         return Err(BackupError::Refused(format!(
@@ -473,12 +530,19 @@ pub async fn restore(
     }
 
     // Everything is checked; prepare the new documents folder beside the old one.
-    let staged_documents = sibling(&documents, "restoring")?;
-    let staged = stage_documents(dir, &manifest, &staged_documents).await;
-    if let Err(err) = staged {
-        let _ = tokio::fs::remove_dir_all(&staged_documents).await;
-        return Err(err);
-    }
+    let local_documents = match &store {
+        Store::Local(local) => {
+            let documents = local.dir().to_path_buf();
+            let staged_documents = sibling(&documents, "restoring")?;
+            let staged = stage_documents(dir, &manifest, &staged_documents).await;
+            if let Err(err) = staged {
+                let _ = tokio::fs::remove_dir_all(&staged_documents).await;
+                return Err(err);
+            }
+            Some((documents, staged_documents))
+        }
+        Store::S3(_) => None,
+    };
     let stamp = utc_stamp();
     let mut moved_aside = Vec::new();
     let database = match engine {
@@ -488,17 +552,26 @@ pub async fn restore(
     match database {
         Ok(aside) => moved_aside.extend(aside),
         Err(err) => {
-            let _ = tokio::fs::remove_dir_all(&staged_documents).await;
+            if let Some((_, staged_documents)) = &local_documents {
+                let _ = tokio::fs::remove_dir_all(staged_documents).await;
+            }
             return Err(err);
         }
     }
-    // The database is in place; the documents follow it. Renames within one filesystem do not
-    // fail in practice; if this one did, its error names both folders, and the documents wait
-    // complete and checked in the staged folder.
-    if let Some(aside) =
-        swap_into_place(&staged_documents, &documents, documents_hold_data, &stamp).await?
-    {
-        moved_aside.push(aside);
+    // The database is in place; the documents follow it.
+    match (&store, local_documents) {
+        (Store::Local(_), Some((documents, staged_documents))) => {
+            // Renames within one filesystem do not fail in practice; if this one did, its
+            // error names both folders, and the documents wait complete and checked in the
+            // staged folder.
+            if let Some(aside) =
+                swap_into_place(&staged_documents, &documents, documents_hold_data, &stamp).await?
+            {
+                moved_aside.push(aside);
+            }
+        }
+        (Store::S3(s3), _) => upload_documents(s3, dir, &manifest).await?,
+        (Store::Local(_), None) => {}
     }
     let counts = match engine {
         Engine::Sqlite => sqlite_counts_at(&sqlite_path(config)?).await?,
@@ -601,6 +674,57 @@ async fn stage_documents(
         copy_hashed(&dir.join(path), &staged.join(name), Some(entry)).await?;
     }
     sync_dir(staged).await;
+    Ok(())
+}
+
+/// Writes the backup's documents into the bucket under their keys, as they are (sealed),
+/// checking each against the manifest on the way: a file that differs is not committed.
+/// Running it again writes the same objects again, so a restore cut short can be repeated.
+async fn upload_documents(
+    s3: &S3Store,
+    dir: &Path,
+    manifest: &Manifest,
+) -> Result<(), BackupError> {
+    tracing::info!(
+        documents = manifest.document_count(),
+        "writing the documents into the object store"
+    );
+    for (path, expected) in &manifest.files {
+        let Some(key) = path.strip_prefix("documents/") else {
+            continue;
+        };
+        let from = dir.join(path);
+        let mut source = tokio::fs::File::open(&from)
+            .await
+            .map_err(io(format!("reading {}", from.display())))?;
+        let mut upload = s3.begin(key).await.map_err(stored(key))?;
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; BUFFER];
+        let mut bytes = 0u64;
+        loop {
+            let n = source
+                .read(&mut buffer)
+                .await
+                .map_err(io(format!("reading {}", from.display())))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+            upload.write_all(&buffer[..n]).await.map_err(stored(key))?;
+            bytes += n as u64;
+        }
+        let found = FileEntry {
+            sha256: hex::encode(hasher.finalize()),
+            bytes,
+        };
+        if &found != expected {
+            // Dropped uncommitted: nothing appears under the key.
+            return Err(BackupError::Corrupt(format!(
+                "{path} changed while it was being restored"
+            )));
+        }
+        upload.commit().await.map_err(stored(key))?;
+    }
     Ok(())
 }
 
@@ -1089,9 +1213,20 @@ async fn copy_hashed(
     to: &Path,
     expect: Option<&FileEntry>,
 ) -> Result<FileEntry, BackupError> {
-    let mut source = tokio::fs::File::open(from)
+    let source = tokio::fs::File::open(from)
         .await
         .map_err(io(format!("reading {}", from.display())))?;
+    copy_read_hashed(source, &from.display().to_string(), to, expect).await
+}
+
+/// Writes what `source` gives (named `from` in errors) into the new file `to`, hashing it on
+/// the way; `expect`: the entry it must match, else `to` is removed again.
+async fn copy_read_hashed(
+    mut source: impl tokio::io::AsyncRead + Unpin,
+    from: &str,
+    to: &Path,
+    expect: Option<&FileEntry>,
+) -> Result<FileEntry, BackupError> {
     let mut options = tokio::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -1107,7 +1242,7 @@ async fn copy_hashed(
         let n = source
             .read(&mut buffer)
             .await
-            .map_err(io(format!("reading {}", from.display())))?;
+            .map_err(io(format!("reading {from}")))?;
         if n == 0 {
             break;
         }
@@ -1131,8 +1266,7 @@ async fn copy_hashed(
     {
         let _ = tokio::fs::remove_file(to).await;
         return Err(BackupError::Corrupt(format!(
-            "{} changed while it was being copied",
-            from.display()
+            "{from} changed while it was being copied"
         )));
     }
     Ok(entry)

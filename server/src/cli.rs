@@ -484,6 +484,14 @@ async fn check_config(config: Config) -> Result<(), StartupError> {
     let db = Db::connect(&config.database_url, &config.database_url_redacted(), 1).await?;
     db.ping(std::time::Duration::from_secs(5)).await?;
     db.close().await;
-    println!("configuration is valid and the database answers");
+    let store = tabibu_app::documents::storage::Store::from_config(&config)
+        .map_err(StartupError::Documents)?;
+    if let tabibu_app::documents::storage::Store::S3(s3) = &store {
+        // One listing request: the endpoint answers, the credentials and the bucket are good.
+        s3.holds_objects().await.map_err(StartupError::Documents)?;
+        println!("configuration is valid, the database answers and the bucket can be listed");
+    } else {
+        println!("configuration is valid and the database answers");
+    }
     Ok(())
 }

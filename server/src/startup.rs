@@ -36,6 +36,8 @@ pub enum StartupError {
     AiProvider(tabibu_ai::providers::ProviderError),
     #[error("the email provider could not be set up: {0}")]
     EmailProvider(#[from] tabibu_app::notifications::providers::SetupError),
+    #[error("the document store could not be set up: {0}")]
+    Documents(tabibu_app::documents::storage::StorageError),
     #[error("cannot listen on {addr}: {source} (is another program using that port?)")]
     Bind {
         addr: std::net::SocketAddr,
@@ -79,6 +81,8 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         });
     let mailer =
         tabibu_app::notifications::delivery::Mailer::new(&config.email, &config.public_url)?;
+    let documents = tabibu_app::documents::storage::Store::from_config(&config)
+        .map_err(StartupError::Documents)?;
     let db = Db::connect(
         &config.database_url,
         &config.database_url_redacted(),
@@ -93,8 +97,11 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
     )
     .await?;
     // Temporary upload files a crash left behind (a day old: no upload takes that long).
-    match tabibu_app::documents::service::sweep_stale_uploads(&config, Duration::from_secs(86_400))
-        .await
+    match tabibu_app::documents::service::sweep_stale_uploads(
+        &documents,
+        Duration::from_secs(86_400),
+    )
+    .await
     {
         Ok(0) => {}
         Ok(removed) => tracing::info!(removed, "removed temporary upload files left by a crash"),
@@ -125,6 +132,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         triage: Arc::new(tabibu_ai::Engine::new(knowledge)),
         ai_provider,
         mailer: Arc::new(mailer),
+        documents,
     })
 }
 

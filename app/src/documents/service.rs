@@ -5,7 +5,8 @@
 //! limit as it arrives, hashed and sealed chunk by chunk into a temporary file, and only then
 //! renamed into place and recorded, in a task of its own so that a client going away at that
 //! moment cannot leave a file without its row or a row without its file. Any failure before
-//! that deletes the temporary file (see [`super::storage::LocalUpload`]).
+//! that discards what was written (see [`super::storage::LocalUpload`] and
+//! [`super::s3::S3Upload`]).
 //!
 //! Ownership: the `*_own` functions take the caller and touch only rows whose `patient_id` is
 //! theirs; another patient's document is "not found", never "forbidden", so its existence does
@@ -17,7 +18,8 @@ use super::labs::{self, Found};
 use super::pdf;
 use super::sniff::{self, Kind, Refusal, Sniff};
 use super::storage::{
-    BlobUpload, DocumentStore, LocalStore, LocalUpload, Opener, Sealer, StorageError, new_key,
+    BlobUpload, DocumentStore, Opener, Sealer, StorageError, Store, StoreReader, StoreUpload,
+    new_key,
 };
 use super::types::{DocumentList, DocumentSummary, Flag, LabResult, TextStatus};
 use crate::accounts::session::AuthUser;
@@ -115,8 +117,8 @@ pub async fn audit_refused(
 
 /// Removes temporary upload files older than `age` that a crash (not a failed request: those
 /// clean up after themselves) left behind. Run at start; returns how many were removed.
-pub async fn sweep_stale_uploads(config: &Config, age: Duration) -> Result<usize, StorageError> {
-    store(config).sweep_temporary(age).await
+pub async fn sweep_stale_uploads(store: &Store, age: Duration) -> Result<usize, StorageError> {
+    store.sweep_temporary(age).await
 }
 
 impl From<StorageError> for UploadError {
@@ -129,9 +131,10 @@ impl From<StorageError> for UploadError {
     }
 }
 
-/// The store documents live in for this configuration.
-pub fn store(config: &Config) -> LocalStore {
-    LocalStore::new(config.documents_dir())
+/// The store documents live in for this configuration, for commands that run without an
+/// [`AppState`] (backup and restore); everything else uses the one in `state.documents`.
+pub fn store(config: &Config) -> Result<Store, StorageError> {
+    Store::from_config(config)
 }
 
 fn event(action: AuditAction, user: &AuthUser, ip: Option<IpAddr>) -> AuditEvent {
@@ -175,10 +178,10 @@ where
     B: AsRef<[u8]>,
 {
     let max = state.config.max_upload_bytes;
-    let store = store(&state.config);
+    let store = state.documents.clone();
     let storage_key = new_key();
     let mut head: Vec<u8> = Vec::new();
-    let mut accepted: Option<(Kind, Sealer<LocalUpload>)> = None;
+    let mut accepted: Option<(Kind, Sealer<StoreUpload>)> = None;
     // The plaintext of a small PDF, for reading its text once it has all arrived.
     let mut copy: Option<Vec<u8>> = None;
     let mut total: u64 = 0;
@@ -276,10 +279,10 @@ where
 
 async fn start_sealing(
     state: &AppState,
-    store: &LocalStore,
+    store: &Store,
     storage_key: &str,
     head: &[u8],
-) -> Result<Sealer<LocalUpload>, StorageError> {
+) -> Result<Sealer<StoreUpload>, StorageError> {
     let upload = store.begin(storage_key).await?;
     let mut sealer = Sealer::start(upload, &state.data_key, storage_key).await?;
     sealer.write(head).await?;
@@ -427,7 +430,7 @@ pub struct OpenDocument {
     pub content_type: String,
     pub size_bytes: i64,
     pub sha256: String,
-    pub opener: Opener<tokio::fs::File>,
+    pub opener: Opener<StoreReader>,
 }
 
 /// How many documents one pass of [`reseal_all`] takes at a time.
@@ -442,7 +445,7 @@ pub async fn reseal_all(state: &AppState) -> Result<u64, DocumentsError> {
     let Some(previous) = state.previous_key.clone() else {
         return Ok(0);
     };
-    let store = store(&state.config);
+    let store = &state.documents;
     let mut done = 0;
     loop {
         let rows = sqlx::query(
@@ -521,7 +524,7 @@ pub async fn open_document(
         return Err(DocumentsError::KeyUnavailable(key_id));
     };
     let storage_key: String = row.try_get(7)?;
-    let file = store(&state.config).open(&storage_key).await?;
+    let file = state.documents.open(&storage_key).await?;
     let opener = Opener::start(file, key, &storage_key).await?;
     Ok(Some(OpenDocument {
         id: row.try_get(0)?,
@@ -584,7 +587,7 @@ pub async fn delete_own(
     let storage_key: String = row.try_get(0)?;
     audit::record_in(&mut tx, event(AuditAction::DocumentDeleted, user, None)).await?;
     tx.commit().await?;
-    remove_files(&state.config, &[storage_key]).await;
+    remove_files(&state.documents, &[storage_key]).await;
     Ok(true)
 }
 
@@ -605,8 +608,7 @@ pub async fn storage_keys_in(
 
 /// Removes the files under `keys`, once their rows are gone. A file that cannot be removed is
 /// logged by its opaque key (never a name) for the operator; its row is already gone.
-pub async fn remove_files(config: &Config, keys: &[String]) {
-    let store = store(config);
+pub async fn remove_files(store: &Store, keys: &[String]) {
     for key in keys {
         if let Err(err) = store.remove(key).await {
             tracing::error!(storage_key = %key, cause = %err, "could not remove a document file");

@@ -1,8 +1,9 @@
 //! Where document files live, and how they are sealed there.
 //!
 //! [`DocumentStore`] is the seam for the storage backend: [`LocalStore`] keeps files in one
-//! folder (`<data dir>/documents/` unless `TABIBU_DOCUMENTS_DIR` says otherwise); an
-//! S3-compatible store can implement the same trait later. A store only ever sees ciphertext.
+//! folder (`<data dir>/documents/` unless `TABIBU_DOCUMENTS_DIR` says otherwise),
+//! [`super::s3::S3Store`] in an S3-compatible bucket; [`Store`] is whichever the configuration
+//! chose (`TABIBU_DOCUMENTS_STORE`). A store only ever sees ciphertext.
 //!
 //! # The sealed format (a STREAM construction over AES-256-GCM)
 //!
@@ -17,6 +18,8 @@
 //! when [`BlobUpload::commit`] is called; dropping an upload (an error, a client gone away)
 //! deletes the temporary file. This module must never log a file's content or name.
 
+use super::s3::{S3Reader, S3Store, S3Upload, StoreConfig};
+use crate::platform::Config;
 use crate::platform::keys::DataKey;
 use aes_gcm::aead::{Aead, KeyInit as _, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -46,6 +49,21 @@ pub enum StorageError {
     TooLong,
     #[error("sealing a chunk failed")]
     Seal,
+    /// The object store refused or did not answer. Its message names the object by its
+    /// opaque key, never a credential.
+    #[error("object store: {0}")]
+    ObjectStore(#[from] object_store::Error),
+}
+
+impl StorageError {
+    /// Whether the blob is simply not there (a missing file or object).
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            StorageError::Io(err) => err.kind() == std::io::ErrorKind::NotFound,
+            StorageError::ObjectStore(object_store::Error::NotFound { .. }) => true,
+            _ => false,
+        }
+    }
 }
 
 impl StorageError {
@@ -81,7 +99,7 @@ pub fn new_key() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-fn check_key(key: &str) -> Result<(), StorageError> {
+pub(crate) fn check_key(key: &str) -> Result<(), StorageError> {
     if key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(())
     } else {
@@ -198,6 +216,110 @@ impl BlobUpload for LocalUpload {
         tokio::fs::rename(&self.temp, &self.target).await?;
         self.committed = true;
         Ok(())
+    }
+}
+
+/// The store the configuration chose, built once at start and shared (see
+/// [`crate::platform::AppState`]): every operation goes to the one inside.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Local(LocalStore),
+    S3(S3Store),
+}
+
+impl Store {
+    /// The store `config` names. Builds the S3 client (no request yet) for `s3`.
+    pub fn from_config(config: &Config) -> Result<Store, StorageError> {
+        Ok(match &config.documents_store {
+            StoreConfig::Local => Store::Local(LocalStore::new(config.documents_dir())),
+            StoreConfig::S3(s3) => Store::S3(S3Store::new(s3)?),
+        })
+    }
+
+    /// Removes temporary upload files a crash left behind (local folder only: an S3 upload
+    /// cut by a crash is left to the bucket's lifecycle rule, see [`super::s3`]).
+    pub async fn sweep_temporary(&self, age: std::time::Duration) -> Result<usize, StorageError> {
+        match self {
+            Store::Local(local) => local.sweep_temporary(age).await,
+            Store::S3(_) => Ok(0),
+        }
+    }
+}
+
+/// A blob being written into a [`Store`].
+#[derive(Debug)]
+pub enum StoreUpload {
+    Local(LocalUpload),
+    S3(S3Upload),
+}
+
+/// A blob being read from a [`Store`].
+pub enum StoreReader {
+    Local(tokio::fs::File),
+    S3(S3Reader),
+}
+
+impl std::fmt::Debug for StoreReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StoreReader::Local(_) => "StoreReader::Local",
+            StoreReader::S3(_) => "StoreReader::S3",
+        })
+    }
+}
+
+impl AsyncRead for StoreReader {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            StoreReader::Local(file) => std::pin::Pin::new(file).poll_read(cx, buf),
+            StoreReader::S3(reader) => std::pin::Pin::new(reader).poll_read(cx, buf),
+        }
+    }
+}
+
+impl DocumentStore for Store {
+    type Upload = StoreUpload;
+    type Reader = StoreReader;
+
+    async fn begin(&self, key: &str) -> Result<StoreUpload, StorageError> {
+        Ok(match self {
+            Store::Local(local) => StoreUpload::Local(local.begin(key).await?),
+            Store::S3(s3) => StoreUpload::S3(s3.begin(key).await?),
+        })
+    }
+
+    async fn open(&self, key: &str) -> Result<StoreReader, StorageError> {
+        Ok(match self {
+            Store::Local(local) => StoreReader::Local(local.open(key).await?),
+            Store::S3(s3) => StoreReader::S3(s3.open(key).await?),
+        })
+    }
+
+    async fn remove(&self, key: &str) -> Result<(), StorageError> {
+        match self {
+            Store::Local(local) => local.remove(key).await,
+            Store::S3(s3) => s3.remove(key).await,
+        }
+    }
+}
+
+impl BlobUpload for StoreUpload {
+    async fn write_all(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
+        match self {
+            StoreUpload::Local(local) => local.write_all(bytes).await,
+            StoreUpload::S3(s3) => s3.write_all(bytes).await,
+        }
+    }
+
+    async fn commit(self) -> Result<(), StorageError> {
+        match self {
+            StoreUpload::Local(local) => local.commit().await,
+            StoreUpload::S3(s3) => s3.commit().await,
+        }
     }
 }
 

@@ -99,6 +99,8 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Where document files are kept (`TABIBU_DOCUMENTS_DIR`); see [`Config::documents_dir`].
     pub documents_folder: Option<PathBuf>,
+    /// The local folder or an S3-compatible bucket (`TABIBU_DOCUMENTS_STORE`, `TABIBU_S3_*`).
+    pub documents_store: crate::documents::s3::StoreConfig,
     /// HTTPS on `LEPTOS_SITE_ADDR` (`TABIBU_TLS_CERT`, `TABIBU_TLS_KEY`); `None`: plain HTTP
     /// (behind a proxy that terminates TLS, or in development).
     pub tls: Option<TlsFiles>,
@@ -392,6 +394,7 @@ impl Config {
                     1..=1024,
                 )?,
             documents_folder: get("TABIBU_DOCUMENTS_DIR").map(PathBuf::from),
+            documents_store: crate::documents::s3::StoreConfig::from_lookup(get)?,
             events_poll: Duration::from_millis(parse_number(
                 "TABIBU_EVENTS_POLL_MS",
                 get("TABIBU_EVENTS_POLL_MS"),
@@ -491,10 +494,6 @@ impl Config {
                 (self.max_upload_bytes / (1024 * 1024)).to_string(),
             ),
             (
-                "TABIBU_DOCUMENTS_DIR",
-                self.documents_dir().display().to_string(),
-            ),
-            (
                 "TABIBU_CONSULTATION_FEE_KES",
                 self.payments.fee_kes.to_string(),
             ),
@@ -507,6 +506,16 @@ impl Config {
                 self.payments.callback_url(&self.public_url),
             ),
         ];
+        if matches!(
+            self.documents_store,
+            crate::documents::s3::StoreConfig::Local
+        ) {
+            summary.push((
+                "TABIBU_DOCUMENTS_DIR",
+                self.documents_dir().display().to_string(),
+            ));
+        }
+        summary.extend(self.documents_store.summary());
         summary.extend(self.email_summary());
         summary
     }
@@ -910,6 +919,7 @@ mod tests {
             ("TABIBU_MAX_UPLOAD_MB", "0"),
             ("TABIBU_MAX_UPLOAD_MB", "20MB"),
             ("TABIBU_EMAIL_PROVIDER", "pigeon"),
+            ("TABIBU_DOCUMENTS_STORE", "s4"),
         ] {
             let err = config_from(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var);

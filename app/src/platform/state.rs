@@ -17,6 +17,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// Request counters for rate limits (per instance).
     pub limiter: Arc<RateLimiter>,
+    /// Where document blobs are kept: the local folder or the S3 client, built once.
+    pub documents: crate::documents::storage::Store,
     /// The key that seals documents and secrets stored in the database.
     pub data_key: Arc<DataKey>,
     /// The key being rotated away from: still opens what it sealed until `tabibu rotate-key`

@@ -335,6 +335,6 @@ pub async fn delete_account(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    crate::documents::service::remove_files(&state.config, &files).await;
+    crate::documents::service::remove_files(&state.documents, &files).await;
     Ok(())
 }

@@ -13,6 +13,7 @@
 )]
 
 pub mod child;
+pub mod moto;
 pub mod tls;
 
 use sqlx::Connection;
