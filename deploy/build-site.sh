@@ -18,8 +18,8 @@ if [ "$MODE" = "release" ]; then
 fi
 
 step "building the browser bundle ($MODE)"
-# Not `--cfg erase_components`: with it only on the browser build, the release page panicked
-# while hydrating (the server renders the unerased tree); see docs/MEASUREMENTS.md.
+# Both builds get `--cfg erase_components` from .cargo/config.toml, so the browser hydrates
+# exactly the tree the server rendered (it panicked when only the browser had the flag).
 cargo build -p tabibu-frontend --lib --target wasm32-unknown-unknown --profile "$WASM_PROFILE"
 rm -rf "$PKG.new" && mkdir -p "$PKG.new"
 wasm-bindgen --target web --no-typescript --out-dir "$PKG.new" --out-name tabibu \

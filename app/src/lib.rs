@@ -8,6 +8,14 @@
 // Leptos views are deeply nested types; the account pages outgrow the default limit.
 #![recursion_limit = "256"]
 
+// The server and the browser must render the same view tree, or hydration fails; both get
+// `--cfg erase_components` from .cargo/config.toml, and a build without it stops here.
+#[cfg(not(erase_components))]
+compile_error!(
+    "tabibu-app needs `--cfg erase_components` (set in .cargo/config.toml); a RUSTFLAGS \
+     variable replaces that setting: add `--cfg erase_components` to it"
+);
+
 #[cfg(feature = "ssr")]
 pub mod access;
 pub mod accounts;

@@ -6,6 +6,20 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export PATH="$HOME/.cargo/bin:$PATH"
+# .cargo/config.toml gives every build `--cfg erase_components`, which the server and the
+# browser must share. A RUSTFLAGS (or CARGO_ENCODED_RUSTFLAGS) variable, even an empty one,
+# replaces that setting instead of adding to it, so the flag is added to the variable here.
+if [ -n "${CARGO_ENCODED_RUSTFLAGS+set}" ]; then
+  case "$CARGO_ENCODED_RUSTFLAGS" in
+    *erase_components*) ;;
+    *) export CARGO_ENCODED_RUSTFLAGS="${CARGO_ENCODED_RUSTFLAGS:+$CARGO_ENCODED_RUSTFLAGS$'\x1f'}--cfg"$'\x1f'"erase_components" ;;
+  esac
+elif [ -n "${RUSTFLAGS+set}" ]; then
+  case "$RUSTFLAGS" in
+    *erase_components*) ;;
+    *) export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }--cfg erase_components" ;;
+  esac
+fi
 
 step() { printf '\n==> %s\n' "$*"; }
 
