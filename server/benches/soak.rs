@@ -539,7 +539,7 @@ async fn doctor_user(
                     holding = claimed.map(|_| (id, Step::Case));
                 } else {
                     idle += 1;
-                    if idle % 2 == 0 {
+                    if idle.is_multiple_of(2) {
                         let _ = api.page("page /doctor", me, "/doctor").await;
                     } else {
                         let _ = api
