@@ -80,7 +80,12 @@ impl ChildServer {
 
     /// A field of `/proc/<pid>/status` in bytes (`VmRSS`, `VmHWM`).
     pub fn status_bytes(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap();
+        self.try_status_bytes(field).unwrap()
+    }
+
+    /// Like [`ChildServer::status_bytes`]; `None` once the process has gone.
+    pub fn try_status_bytes(&self, field: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
         status
             .lines()
             .find_map(|l| l.strip_prefix(field))
@@ -91,8 +96,25 @@ impl ChildServer {
                     .parse::<u64>()
                     .ok()
             })
-            .unwrap()
-            * 1024
+            .map(|kb| kb * 1024)
+    }
+
+    /// How many files and sockets the process holds open; `None` once it has gone.
+    pub fn open_files(&self) -> Option<usize> {
+        Some(
+            std::fs::read_dir(format!("/proc/{}/fd", self.pid))
+                .ok()?
+                .count(),
+        )
+    }
+
+    /// The value of a setting the server was started with (the last one given wins).
+    pub fn setting(&self, key: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Makes an account on the command line, as an operator would, with `password`.
