@@ -156,9 +156,9 @@ async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     panic!("never happened: {what}");
 }
 
-/// Sends `head` (request line and headers) and `body` over a raw connection, then reads the
-/// answer's status and body.
-async fn raw_exchange(app: &support::TestApp, head: &str, body: &[u8]) -> (u16, String) {
+/// Sends `head` (request line and headers) and `body` on a raw connection of its own; the
+/// answer's status, whether it says it closes the connection, and its body.
+async fn raw_exchange(app: &support::TestApp, head: &str, body: &[u8]) -> (u16, bool, String) {
     let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     stream.write_all(head.as_bytes()).await.unwrap();
     stream.write_all(body).await.unwrap();
@@ -189,11 +189,11 @@ async fn raw_exchange(app: &support::TestApp, head: &str, body: &[u8]) -> (u16, 
         .unwrap();
     let text = String::from_utf8_lossy(&answer).into_owned();
     let status = text.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let (headers, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let closes = headers
+        .lines()
+        .any(|line| line.eq_ignore_ascii_case("connection: close"));
+    (status, closes, body.to_owned())
 }
 
 fn post_head(app: &support::TestApp, session: &str, length_header: &str) -> String {
@@ -211,8 +211,10 @@ async fn over_the_limit_is_refused_while_streaming(backend: support::Backend) {
     let amina = app.sign_up("amina@example.com", PASSWORD).await;
     // Declared too large: refused before a byte of the body is read.
     let head = post_head(&app, &amina, "content-length: 2097152\r\n");
-    let (status, body) = raw_exchange(&app, &head, b"").await;
+    let (status, closes, body) = raw_exchange(&app, &head, b"").await;
     assert_eq!(status, 413, "{body}");
+    // The body was never read, so the connection cannot carry another request.
+    assert!(closes, "a refused upload closes its connection");
     assert!(body.contains("documents.too_large"), "{body}");
     // Not declared (chunked): refused as soon as the count passes the limit.
     let head = post_head(&app, &amina, "transfer-encoding: chunked\r\n");
@@ -225,8 +227,9 @@ async fn over_the_limit_is_refused_while_streaming(backend: support::Backend) {
         body.extend_from_slice(chunk);
         body.extend_from_slice(b"\r\n");
     }
-    let (status, answer) = raw_exchange(&app, &head, &body).await;
+    let (status, closes, answer) = raw_exchange(&app, &head, &body).await;
     assert_eq!(status, 413, "{answer}");
+    assert!(closes, "a refused upload closes its connection");
     assert!(answer.contains("documents.too_large"), "{answer}");
     assert_eq!(count(&app, "documents").await, 0);
     eventually("no file is left", || stored_files(&app).is_empty()).await;

@@ -25,7 +25,7 @@ use crate::platform::client::ClientIp;
 use crate::platform::error::{endpoint_internal_error, error_response};
 use axum::body::{Body, Bytes};
 use axum::extract::{Extension, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -46,11 +46,35 @@ fn refusal(status: StatusCode, key: &str) -> Response {
     response
 }
 
+/// A refused upload may be answered before its body has been read to the end. The server then
+/// closes the connection, and an HTTP/1.1 answer says so (`Connection: close`): a client that
+/// put the connection back in its pool would otherwise send its next request into a socket
+/// about to close, and lose that request. HTTP/2 ends the one stream instead.
+fn close_if_refused(mut response: Response, version: Version) -> Response {
+    if !response.status().is_success() && version < Version::HTTP_2 {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
 pub async fn upload(
     State(state): State<AppState>,
     auth: Option<Extension<RequestAuth>>,
     ip: Option<Extension<ClientIp>>,
+    version: Version,
     headers: HeaderMap,
+    body: Body,
+) -> Response {
+    close_if_refused(store_upload(state, auth, ip, &headers, body).await, version)
+}
+
+async fn store_upload(
+    state: AppState,
+    auth: Option<Extension<RequestAuth>>,
+    ip: Option<Extension<ClientIp>>,
+    headers: &HeaderMap,
     body: Body,
 ) -> Response {
     let user = match caller(auth) {
@@ -93,7 +117,7 @@ pub async fn upload(
             refusal(StatusCode::INSUFFICIENT_STORAGE, "documents.storage_full")
         }
         Err(UploadError::Internal(err)) => {
-            endpoint_internal_error("documents.upload", &err, &headers)
+            endpoint_internal_error("documents.upload", &err, headers)
         }
     }
 }
