@@ -20,6 +20,13 @@ elif [ -n "${RUSTFLAGS+set}" ]; then
     *) export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }--cfg erase_components" ;;
   esac
 fi
+# The same for the doctests, which rustdoc compiles with RUSTDOCFLAGS.
+if [ -n "${RUSTDOCFLAGS+set}" ]; then
+  case "$RUSTDOCFLAGS" in
+    *erase_components*) ;;
+    *) export RUSTDOCFLAGS="${RUSTDOCFLAGS:+$RUSTDOCFLAGS }--cfg erase_components" ;;
+  esac
+fi
 
 step() { printf '\n==> %s\n' "$*"; }
 
