@@ -694,29 +694,16 @@ async fn upload_documents(
             continue;
         };
         let from = dir.join(path);
-        let mut source = tokio::fs::File::open(&from)
+        let source = tokio::fs::File::open(&from)
             .await
             .map_err(io(format!("reading {}", from.display())))?;
         let mut upload = s3.begin(key).await.map_err(stored(key))?;
-        let mut hasher = Sha256::new();
-        let mut buffer = vec![0u8; BUFFER];
-        let mut bytes = 0u64;
-        loop {
-            let n = source
-                .read(&mut buffer)
-                .await
-                .map_err(io(format!("reading {}", from.display())))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buffer[..n]);
-            upload.write_all(&buffer[..n]).await.map_err(stored(key))?;
-            bytes += n as u64;
-        }
-        let found = FileEntry {
-            sha256: hex::encode(hasher.finalize()),
-            bytes,
-        };
+        let found = read_hashing(
+            source,
+            &from.display().to_string(),
+            async |piece: &[u8]| (upload.write_all(piece).await).map_err(|err| stored(key)(err)),
+        )
+        .await?;
         if &found != expected {
             // Dropped uncommitted: nothing appears under the key.
             return Err(BackupError::Corrupt(format!(
@@ -1183,21 +1170,32 @@ fn safe_relative(path: &str) -> bool {
 }
 
 async fn hash_file(path: &Path) -> Result<FileEntry, BackupError> {
-    let mut file = tokio::fs::File::open(path)
+    let file = tokio::fs::File::open(path)
         .await
         .map_err(io(format!("reading {}", path.display())))?;
+    read_hashing(file, &path.display().to_string(), async |_: &[u8]| Ok(())).await
+}
+
+/// Reads `source` (named `from` in errors) to its end, handing each piece to `write` on the
+/// way; what it read, as a manifest entry (SHA-256 and length).
+async fn read_hashing(
+    mut source: impl tokio::io::AsyncRead + Unpin,
+    from: &str,
+    mut write: impl AsyncFnMut(&[u8]) -> Result<(), BackupError>,
+) -> Result<FileEntry, BackupError> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; BUFFER];
     let mut bytes = 0u64;
     loop {
-        let n = file
+        let n = source
             .read(&mut buffer)
             .await
-            .map_err(io(format!("reading {}", path.display())))?;
+            .map_err(io(format!("reading {from}")))?;
         if n == 0 {
             break;
         }
         hasher.update(&buffer[..n]);
+        write(&buffer[..n]).await?;
         bytes += n as u64;
     }
     Ok(FileEntry {
@@ -1222,7 +1220,7 @@ async fn copy_hashed(
 /// Writes what `source` gives (named `from` in errors) into the new file `to`, hashing it on
 /// the way; `expect`: the entry it must match, else `to` is removed again.
 async fn copy_read_hashed(
-    mut source: impl tokio::io::AsyncRead + Unpin,
+    source: impl tokio::io::AsyncRead + Unpin,
     from: &str,
     to: &Path,
     expect: Option<&FileEntry>,
@@ -1235,32 +1233,15 @@ async fn copy_read_hashed(
         .open(to)
         .await
         .map_err(io(format!("creating {}", to.display())))?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; BUFFER];
-    let mut bytes = 0u64;
-    loop {
-        let n = source
-            .read(&mut buffer)
-            .await
-            .map_err(io(format!("reading {from}")))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-        target
-            .write_all(&buffer[..n])
-            .await
-            .map_err(io(format!("writing {}", to.display())))?;
-        bytes += n as u64;
-    }
-    target
-        .sync_all()
-        .await
-        .map_err(io(format!("writing {}", to.display())))?;
-    let entry = FileEntry {
-        sha256: hex::encode(hasher.finalize()),
-        bytes,
-    };
+    let written = format!("writing {}", to.display());
+    let entry = read_hashing(source, from, async |piece: &[u8]| {
+        (target.write_all(piece).await).map_err(|source| BackupError::Io {
+            what: written.clone(),
+            source,
+        })
+    })
+    .await?;
+    target.sync_all().await.map_err(io(written))?;
     if let Some(expected) = expect
         && &entry != expected
     {

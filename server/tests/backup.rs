@@ -218,26 +218,7 @@ async fn snapshot(app: &support::TestApp) -> (BTreeMap<String, i64>, BTreeMap<St
 /// Deletes the database and the documents: the SQLite file (with its journal files) or the
 /// PostgreSQL database (made again, empty, under the same name).
 async fn wipe(app: &support::TestApp) {
-    app.state.db.close().await;
-    let url = app.state.config.database_url.expose_secret().to_owned();
-    if let Some(path) = url.strip_prefix("sqlite://") {
-        for suffix in ["", "-wal", "-shm"] {
-            std::fs::remove_file(format!("{path}{suffix}")).ok();
-        }
-        assert!(!Path::new(path).exists());
-    } else {
-        let name = url.rsplit('/').next().unwrap().to_owned();
-        let mut admin = sqlx::PgConnection::connect(&support::postgres_admin_url())
-            .await
-            .unwrap();
-        for sql in [
-            format!("DROP DATABASE \"{name}\" WITH (FORCE)"),
-            format!("CREATE DATABASE \"{name}\""),
-        ] {
-            sqlx::query(&sql).execute(&mut admin).await.unwrap();
-        }
-        admin.close().await.ok();
-    }
+    support::wipe_database(app).await;
     std::fs::remove_dir_all(app.state.config.documents_dir()).unwrap();
 }
 

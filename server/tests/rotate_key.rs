@@ -151,15 +151,7 @@ async fn postgres_documents_and_secrets_move_to_the_new_key() {
 
 #[test]
 fn a_previous_key_needs_its_own_id() {
-    let config = |vars: &[(&str, &str)]| {
-        let vars: Vec<(String, String)> = vars
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect();
-        tabibu_app::platform::Config::from_lookup(move |name| {
-            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-        })
-    };
+    let config = support::config_from;
     assert_eq!(
         config(&[("TABIBU_DATA_KEY_PREVIOUS", OLD_KEY)])
             .unwrap_err()

@@ -316,25 +316,7 @@ async fn backup_and_restore_through_the_bucket(backend: Backend) {
     }
 
     // Wipe: the database and the bucket.
-    app.state.db.close().await;
-    let url = app.state.config.database_url.expose_secret().to_owned();
-    if let Some(path) = url.strip_prefix("sqlite://") {
-        for suffix in ["", "-wal", "-shm"] {
-            std::fs::remove_file(format!("{path}{suffix}")).ok();
-        }
-    } else {
-        use sqlx::Connection;
-        let name = url.rsplit('/').next().unwrap().to_owned();
-        let mut admin = sqlx::PgConnection::connect(&support::postgres_admin_url())
-            .await
-            .unwrap();
-        for sql in [
-            format!("DROP DATABASE \"{name}\" WITH (FORCE)"),
-            format!("CREATE DATABASE \"{name}\""),
-        ] {
-            sqlx::query(&sql).execute(&mut admin).await.unwrap();
-        }
-    }
+    support::wipe_database(&app).await;
     for key in &keys {
         use tabibu_app::documents::storage::DocumentStore;
         app.state.documents.remove(key).await.unwrap();
@@ -427,15 +409,7 @@ async fn check_config_lists_the_bucket_and_shows_no_credential() {
 
 #[test]
 fn a_missing_bucket_or_secret_is_a_configuration_error_that_shows_no_secret() {
-    let config = |vars: &[(&str, &str)]| {
-        let vars: Vec<(String, String)> = vars
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect();
-        tabibu_app::platform::Config::from_lookup(move |name| {
-            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-        })
-    };
+    let config = support::config_from;
     let err = config(&[("TABIBU_DOCUMENTS_STORE", "s3")]).unwrap_err();
     assert_eq!(err.variable, "TABIBU_S3_BUCKET");
     let ok = config(&[

@@ -256,15 +256,7 @@ async fn hsts_only_when_a_trusted_proxy_says_https() {
 
 #[test]
 fn tls_settings_are_checked() {
-    let config = |vars: &[(&str, &str)]| {
-        let vars: Vec<(String, String)> = vars
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect();
-        tabibu_app::platform::Config::from_lookup(move |name| {
-            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-        })
-    };
+    let config = support::config_from;
     assert_eq!(
         config(&[("TABIBU_TLS_CERT", "/etc/x.crt")])
             .unwrap_err()

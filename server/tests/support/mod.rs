@@ -205,6 +205,45 @@ impl Drop for TestApp {
     }
 }
 
+/// The configuration that `vars` alone give (nothing read from the environment).
+pub fn config_from(vars: &[(&str, &str)]) -> Result<Config, tabibu_app::platform::ConfigError> {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
+    Config::from_lookup(move |name| vars.get(name).cloned())
+}
+
+/// Loses the app's database as a disaster would: the SQLite file and its journal files are
+/// removed, or the PostgreSQL database is dropped and made again, empty, under its name.
+/// The app's own pool is closed first.
+pub async fn wipe_database(app: &TestApp) {
+    app.state.db.close().await;
+    use secrecy::ExposeSecret;
+    let url = app.state.config.database_url.expose_secret().to_owned();
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        for suffix in ["", "-wal", "-shm"] {
+            std::fs::remove_file(format!("{path}{suffix}")).ok();
+        }
+        assert!(
+            !std::path::Path::new(path).exists(),
+            "the SQLite file is gone"
+        );
+    } else {
+        let name = url.rsplit('/').next().unwrap().to_owned();
+        let mut admin = sqlx::PgConnection::connect(&postgres_admin_url())
+            .await
+            .unwrap();
+        for sql in [
+            format!("DROP DATABASE \"{name}\" WITH (FORCE)"),
+            format!("CREATE DATABASE \"{name}\""),
+        ] {
+            sqlx::query(&sql).execute(&mut admin).await.unwrap();
+        }
+        admin.close().await.ok();
+    }
+}
+
 pub fn postgres_admin_url() -> String {
     std::env::var("TABIBU_TEST_POSTGRES_URL").unwrap_or_else(|_| {
         let user = std::env::var("USER").unwrap_or_else(|_| "postgres".into());
