@@ -37,6 +37,12 @@ impl ChildServer {
                 temp.join("site").display().to_string(),
             ),
             ("LEPTOS_SITE_ADDR".into(), format!("127.0.0.1:{port}")),
+            // In the run's own folder on either database (on PostgreSQL the default would be
+            // `data/documents` under the working directory).
+            (
+                "TABIBU_DOCUMENTS_DIR".into(),
+                temp.join("documents").display().to_string(),
+            ),
             (
                 "TABIBU_DATA_KEY".into(),
                 "dGFiaWJ1LXRlc3Qta2V5LW5vdC1mb3ItcHJvZCEhISE=".into(),
