@@ -15,7 +15,7 @@
 
 mod common;
 
-use common::{ChildServer, quantile};
+use common::{ChildServer, SseData, quantile};
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -43,7 +43,7 @@ async fn follow(
         .unwrap();
     assert_eq!(response.status(), 200, "the stream opens");
     let mut body = response.bytes_stream();
-    let mut buffer = String::new();
+    let mut lines = SseData::default();
     let mut announced = false;
     while let Some(chunk) = body.next().await {
         let Ok(chunk) = chunk else { return };
@@ -52,14 +52,10 @@ async fn follow(
             announced = true;
             let _ = ready.send(());
         }
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find('\n') {
-            let line: String = buffer.drain(..=end).collect();
-            if let Some(data) = line.strip_prefix("data: ") {
-                let event: serde_json::Value = serde_json::from_str(data.trim()).unwrap();
-                if let Some(id) = event["consultation_id"].as_str() {
-                    let _ = arrivals.send((id.to_owned(), at));
-                }
+        for data in lines.push(&chunk) {
+            let event: serde_json::Value = serde_json::from_str(&data).unwrap();
+            if let Some(id) = event["consultation_id"].as_str() {
+                let _ = arrivals.send((id.to_owned(), at));
             }
         }
     }

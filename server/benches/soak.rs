@@ -33,7 +33,7 @@
 
 mod common;
 
-use common::{ChildServer, quantile};
+use common::{ChildServer, SseData, quantile};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -661,7 +661,7 @@ async fn follow(
         }
     };
     let mut body = response.bytes_stream();
-    let mut buffer = String::new();
+    let mut lines = SseData::default();
     let mut announced = false;
     while let Some(chunk) = body.next().await {
         let chunk = match chunk {
@@ -675,17 +675,13 @@ async fn follow(
             announced = true;
             let _ = ready.send(());
         }
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find('\n') {
-            let line: String = buffer.drain(..=end).collect();
-            if let Some(data) = line.strip_prefix("data: ") {
-                match serde_json::from_str::<Value>(data.trim()) {
-                    Ok(event) => match event["id"].as_i64() {
-                        Some(0) | None => {}
-                        Some(id) => stat.record(id),
-                    },
-                    Err(_) => stat.end("sent an event that is not JSON".into()),
-                }
+        for data in lines.push(&chunk) {
+            match serde_json::from_str::<Value>(&data) {
+                Ok(event) => match event["id"].as_i64() {
+                    Some(0) | None => {}
+                    Some(id) => stat.record(id),
+                },
+                Err(_) => stat.end("sent an event that is not JSON".into()),
             }
         }
     }

@@ -185,6 +185,29 @@ impl Drop for ChildServer {
 }
 
 /// The value at `q` (0..=1) of sorted `values`.
+/// Splits an event stream's bytes into the `data:` payloads of its lines, however the chunks
+/// happen to cut them (a line, or a character, may arrive in two chunks).
+#[derive(Default)]
+pub struct SseData {
+    pending: Vec<u8>,
+}
+
+impl SseData {
+    /// Takes the next chunk; the payload of each line it completed, in order.
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<String> {
+        self.pending.extend_from_slice(chunk);
+        let mut payloads = Vec::new();
+        while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line);
+            if let Some(data) = line.strip_prefix("data: ") {
+                payloads.push(data.trim().to_owned());
+            }
+        }
+        payloads
+    }
+}
+
 pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
