@@ -22,14 +22,6 @@ fn lab_pdf() -> Vec<u8> {
     pdf
 }
 
-async fn download(app: &TestApp, session: &str, id: &str) -> (u16, Vec<u8>) {
-    let response = app
-        .get_as(&format!("/api/documents/{id}?download=1"), Some(session))
-        .await;
-    let status = response.status().as_u16();
-    (status, response.bytes().await.unwrap().to_vec())
-}
-
 fn files(app: &TestApp) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(app.state.config.documents_dir())
         .unwrap()
@@ -81,7 +73,7 @@ async fn rotation(old: TestApp) {
         ],
     )
     .await;
-    assert_eq!(download(&rotating, &session, &id).await, (200, pdf.clone()));
+    assert_eq!(rotating.download(&session, &id).await, (200, pdf.clone()));
 
     let documents = tabibu_app::documents::service::reseal_all(&rotating.state)
         .await
@@ -119,7 +111,7 @@ async fn rotation(old: TestApp) {
         &[("TABIBU_DATA_KEY", NEW_KEY), ("TABIBU_DATA_KEY_ID", "k2")],
     )
     .await;
-    assert_eq!(download(&new_only, &session, &id).await, (200, pdf));
+    assert_eq!(new_only.download(&session, &id).await, (200, pdf));
     let resealed: String = sqlx::query_scalar("SELECT mfa_secret FROM users WHERE email = $1")
         .bind("rotate@example.com")
         .fetch_one(old.state.db.pool())
@@ -129,7 +121,7 @@ async fn rotation(old: TestApp) {
     assert_eq!(opened.expose_bytes(), secret.expose_bytes());
     assert!(totp::open(&resealed, old.state.data_key.bytes()).is_err());
     // And the old key alone no longer does: nothing is left under it.
-    let (status, _) = download(&old, &session, &id).await;
+    let (status, _) = old.download(&session, &id).await;
     assert_eq!(
         status, 500,
         "the old key cannot open what the new one sealed"

@@ -75,14 +75,6 @@ async fn upload_ok(app: &TestApp, session: &str, bytes: Vec<u8>) -> String {
     json["id"].as_str().unwrap().to_owned()
 }
 
-async fn download(app: &TestApp, session: &str, id: &str) -> (u16, Vec<u8>) {
-    let response = app
-        .get_as(&format!("/api/documents/{id}?download=1"), Some(session))
-        .await;
-    let status = response.status().as_u16();
-    (status, response.bytes().await.unwrap().to_vec())
-}
-
 async fn storage_key(app: &TestApp, id: &str) -> String {
     sqlx::query("SELECT storage_key FROM documents WHERE id = $1")
         .bind(id)
@@ -142,7 +134,7 @@ async fn stored_in_bucket_as_ciphertext(backend: Backend) {
         !app.state.config.documents_dir().exists(),
         "nothing is written to the local folder"
     );
-    assert_eq!(download(&app, &session, &id).await, (200, plain));
+    assert_eq!(app.download(&session, &id).await, (200, plain));
 
     let deleted = app
         .call("/api/documents/delete", &[("id", &id)], Some(&session))
@@ -152,7 +144,7 @@ async fn stored_in_bucket_as_ciphertext(backend: Backend) {
         moto.objects(&bucket).await.is_empty(),
         "the object is deleted"
     );
-    assert_eq!(download(&app, &session, &id).await.0, 404);
+    assert_eq!(app.download(&session, &id).await.0, 404);
 }
 
 async fn a_large_file_goes_up_in_parts(backend: Backend) {
@@ -169,7 +161,7 @@ async fn a_large_file_goes_up_in_parts(backend: Backend) {
         "whole, with its tags"
     );
     moto.assert_no_unfinished_uploads(&bucket).await;
-    let (status, back) = download(&app, &session, &id).await;
+    let (status, back) = app.download(&session, &id).await;
     assert_eq!(status, 200);
     assert!(back == plain, "12 MiB come back byte for byte");
 }
@@ -236,7 +228,7 @@ async fn key_rotation_moves_the_objects(backend: Backend) {
     let mut vars = moto.vars(&bucket, PREFIX);
     vars.extend_from_slice(&[("TABIBU_DATA_KEY", NEW_KEY), ("TABIBU_DATA_KEY_ID", "k2")]);
     let new_only = support::spawn_peer(&old, &vars).await;
-    assert_eq!(download(&new_only, &session, &id).await, (200, plain));
+    assert_eq!(new_only.download(&session, &id).await, (200, plain));
 }
 
 /// The `tabibu` binary with `app`'s database and the S3 settings, in an empty folder.

@@ -66,6 +66,16 @@ impl TestApp {
         request.send().await.expect("request failed")
     }
 
+    /// Downloads document `id` as `session` sees it: the status and the body's bytes.
+    pub async fn download(&self, session: &str, id: &str) -> (u16, Vec<u8>) {
+        let response = self
+            .get_as(&format!("/api/documents/{id}?download=1"), Some(session))
+            .await;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.expect("the download's body");
+        (status, body.to_vec())
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
