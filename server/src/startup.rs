@@ -2,7 +2,7 @@
 
 use crate::health;
 use crate::middleware::{
-    auth, client_ip, csrf, metrics, rate_limit, request_id, security_headers, trace,
+    auth, client_ip, csrf, metrics, page_deadline, rate_limit, request_id, security_headers, trace,
 };
 use axum::Router;
 use axum::routing::get;
@@ -185,6 +185,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone())
         // Innermost first. Outermost last: the headers and the request id reach even panics,
         // refusals and 404s.
+        .layer(axum::middleware::from_fn(page_deadline::bound_page_render))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::protect))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))

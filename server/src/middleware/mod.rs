@@ -6,6 +6,7 @@ pub mod auth;
 pub mod client_ip;
 pub mod csrf;
 pub mod metrics;
+pub mod page_deadline;
 pub mod rate_limit;
 pub mod request_id;
 pub mod security_headers;
