@@ -12,14 +12,15 @@
 //! routes (server functions, uploads, downloads, event streams) are left alone: their own
 //! timeouts apply, and an event stream is meant to stay open.
 
-use super::request_id::RequestId;
+use super::trace::{request_id_of, route_label};
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use http::{HeaderValue, StatusCode, header};
 use std::time::Duration;
+use tabibu_app::platform::error::UNAVAILABLE_RETRY_AFTER_SECS;
 
 /// How long a page may go without producing anything.
 pub const PAGE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -33,17 +34,15 @@ pub async fn bound_with(limit: Duration, request: Request, next: Next) -> Respon
     if !is_page_request(&request) {
         return next.run(request).await;
     }
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "(unmatched)".to_owned(), |p| p.as_str().to_owned());
-    let request_id = request
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
+    let route = route_label(&request);
+    let request_id = request_id_of(&request);
     let Ok(response) = tokio::time::timeout(limit, next.run(request)).await else {
-        tracing::error!(%route, %request_id, limit_secs = limit.as_secs(), "page render stalled before its first byte");
+        tracing::error!(
+            %route,
+            %request_id,
+            limit_secs = limit.as_secs(),
+            "page render stalled before its first byte"
+        );
         return stalled();
     };
     let is_html = response
@@ -60,9 +59,8 @@ pub async fn bound_with(limit: Duration, request: Request, next: Next) -> Respon
         request_id,
         limit,
     };
-    let bounded = futures_util::stream::unfold(
-        Some((body.into_data_stream(), watch)),
-        |state| async move {
+    let bounded =
+        futures_util::stream::unfold(Some((body.into_data_stream(), watch)), |state| async move {
             let (mut chunks, watch) = state?;
             match tokio::time::timeout(watch.limit, chunks.next()).await {
                 Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some((chunks, watch)))),
@@ -75,12 +73,16 @@ pub async fn bound_with(limit: Duration, request: Request, next: Next) -> Respon
                         request_id,
                         limit,
                     } = watch;
-                    tracing::error!(%route, %request_id, limit_secs = limit.as_secs(), "page render stalled mid-stream; closing the connection");
+                    tracing::error!(
+                        %route,
+                        %request_id,
+                        limit_secs = limit.as_secs(),
+                        "page render stalled mid-stream; closing the connection"
+                    );
                     Some((Err(axum::Error::new(PageStalled)), None))
                 }
             }
-        },
-    );
+        });
     Response::from_parts(parts, Body::from_stream(bounded))
 }
 
@@ -104,9 +106,11 @@ fn stalled() -> Response {
         "This page took too long to prepare. Please try again.",
     )
         .into_response();
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    // The wait the database-unavailable answers give, so clients see one policy.
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS),
+    );
     response
 }
 

@@ -10,16 +10,8 @@ use std::time::Instant;
 use tracing::Instrument;
 
 pub async fn trace_request(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| route_family(request.uri().path()).to_owned());
-    let request_id = request
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
+    let route = route_label(&request);
+    let request_id = request_id_of(&request);
     let span = tracing::info_span!(
         "request",
         method = %request.method(),
@@ -47,6 +39,25 @@ pub async fn trace_request(request: Request, next: Next) -> Response {
         }
     });
     response
+}
+
+/// The route pattern the request matched (`/assistant/{id}`, never the raw path), or a
+/// coarse family for requests no route matched: what log lines and metrics may name.
+pub fn route_label(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| route_family(request.uri().path()).to_owned())
+}
+
+/// The id the `request_id` layer gave the request (empty if that layer did not run).
+pub fn request_id_of(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default()
 }
 
 /// For requests no route matched (static files, 404s): a coarse label instead of the path.
